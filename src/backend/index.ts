@@ -5,13 +5,11 @@
  *   when `@tensorflow/tfjs-node` is installed and no backend is named. It is an optional
  *   peer dependency and is never required.
  * - With the minimal packages, gradients and chained tensor methods register only when
- *   their modules are imported; both are imported here once.
+ *   their modules are imported; that happens here once (see below).
  * - Kernel gaps of the wasm backend are filled in `./fills.ts`.
  * - Everything else in the library imports `tf` from here, so the side effects always run.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -19,6 +17,18 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
 import { registerFills } from './fills.js';
+import { registerChainedOps } from './chained.js';
+
+// In Node the packages resolve to their CJS bundles, which register every gradient;
+// chained tensor methods are added here. (The browser bundle imports the ESM gradient
+// registrations in its own entry.) The cpu backend's "install tfjs-node" banner is noise
+// for a library that selects its backend deliberately.
+registerChainedOps();
+if (isNodeEnv()) tf.env().set('IS_TEST', true);
+
+function isNodeEnv(): boolean {
+  return typeof process !== 'undefined' && !!process.versions?.node;
+}
 
 export { tf, tfl };
 
