@@ -21,10 +21,8 @@ import { registerChainedOps } from './chained.js';
 
 // In Node the packages resolve to their CJS bundles, which register every gradient;
 // chained tensor methods are added here. (The browser bundle imports the ESM gradient
-// registrations in its own entry.) The cpu backend's "install tfjs-node" banner is noise
-// for a library that selects its backend deliberately.
+// registrations in its own entry.)
 registerChainedOps();
-if (isNodeEnv()) tf.env().set('IS_TEST', true);
 
 function isNodeEnv(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node;
@@ -110,7 +108,16 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
 }
 
 async function setAndCheck(name: BackendName): Promise<void> {
-  const ok = await tf.setBackend(name);
+  // The cpu backend prints an "install tfjs-node" banner unless IS_TEST is set; the flag
+  // also turns on kernel leak checks, so it is set only while the backend is created.
+  const quiet = name === 'cpu' && isNodeEnv() && !tf.env().getBool('IS_TEST');
+  if (quiet) tf.env().set('IS_TEST', true);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+  } finally {
+    if (quiet) tf.env().set('IS_TEST', false);
+  }
   if (!ok) throw new ModalfuseError(`backend "${name}" failed to initialise`, { expected: name, found: tf.getBackend() });
   await tf.ready();
 }

@@ -1,0 +1,93 @@
+/**
+ * Unimodal encoders: turn one modality's (normalised) input into a feature vector.
+ * - vector: MLP (`encoderLayers` dense layers of width `hidden`)
+ * - sequence / text: LSTM of `hidden` units (last state)
+ * - image / audio / video frame: small CNN (conv-relu-pool x2, then dense `hidden`)
+ * Every initialiser takes a seed drawn from the model's seed, so builds are reproducible.
+ */
+import { tfl } from '../backend/index.js';
+import type { ModalitySpec } from '../data/types.js';
+import { ModalfuseError } from '../errors.js';
+import type { Rng } from '../util/rng.js';
+import { SeededDropout } from './dropout.js';
+
+export { SeededDropout };
+
+export interface EncoderOptions {
+  hidden: number;
+  encoderLayers: number;
+  dropout: number;
+  activation: string;
+  /** Filters of the CNN's conv blocks. */
+  convFilters?: number[];
+}
+
+export type Sym = tfl.SymbolicTensor;
+
+export function glorot(rng: Rng) {
+  return tfl.initializers.glorotUniform({ seed: rng.seed() });
+}
+
+export function dense(x: Sym, units: number, rng: Rng, name: string, activation?: string): Sym {
+  return tfl.layers
+    .dense({ units, activation: activation as never, kernelInitializer: glorot(rng), name })
+    .apply(x) as Sym;
+}
+
+export function dropout(x: Sym, rate: number, rng: Rng, name: string): Sym {
+  if (rate <= 0) return x;
+  return new SeededDropout({ rate, seed: rng.seed(), name }).apply(x) as Sym;
+}
+
+/** Which encoder a modality kind gets by default. */
+export function encoderKind(spec: ModalitySpec): 'mlp' | 'lstm' | 'cnn' {
+  switch (spec.kind) {
+    case 'vector':
+      return 'mlp';
+    case 'sequence':
+    case 'text':
+      return spec.shape.length === 2 ? 'lstm' : 'mlp';
+    case 'image':
+    case 'audio':
+    case 'video':
+      return spec.shape.length === 3 ? 'cnn' : spec.shape.length === 2 ? 'lstm' : 'mlp';
+  }
+}
+
+/** Apply the default encoder of `spec` to `x`; returns a [batch, hidden] tensor. */
+export function encode(x: Sym, spec: ModalitySpec, opts: EncoderOptions, rng: Rng, prefix: string): Sym {
+  const kind = encoderKind(spec);
+  let h = x;
+  if (kind === 'mlp') {
+    if (spec.shape.length > 1) h = tfl.layers.flatten({ name: `${prefix}_flatten` }).apply(h) as Sym;
+    for (let i = 0; i < opts.encoderLayers; i++) {
+      h = dense(h, opts.hidden, rng, `${prefix}_dense${i + 1}`, opts.activation);
+      h = dropout(h, opts.dropout, rng, `${prefix}_drop${i + 1}`);
+    }
+    return h;
+  }
+  if (kind === 'lstm') {
+    h = tfl.layers
+      .lstm({
+        units: opts.hidden,
+        kernelInitializer: glorot(rng),
+        recurrentInitializer: tfl.initializers.orthogonal({ seed: rng.seed(), gain: 1 }),
+        name: `${prefix}_lstm`,
+      })
+      .apply(h) as Sym;
+    return dropout(h, opts.dropout, rng, `${prefix}_drop`);
+  }
+  if (kind === 'cnn') {
+    const filters = opts.convFilters ?? [16, 32];
+    filters.forEach((f, i) => {
+      h = tfl.layers
+        .conv2d({ filters: f, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: glorot(rng), name: `${prefix}_conv${i + 1}` })
+        .apply(h) as Sym;
+      h = tfl.layers.maxPooling2d({ poolSize: 2, name: `${prefix}_pool${i + 1}` }).apply(h) as Sym;
+    });
+    h = tfl.layers.flatten({ name: `${prefix}_flatten` }).apply(h) as Sym;
+    h = dense(h, opts.hidden, rng, `${prefix}_dense`, opts.activation);
+    return dropout(h, opts.dropout, rng, `${prefix}_drop`);
+  }
+  throw new ModalfuseError('no encoder for modality', { expected: 'vector, sequence or image shape', found: spec });
+}

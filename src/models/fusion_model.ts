@@ -1,0 +1,212 @@
+/**
+ * FusionModel: a composed tfjs model with everything needed to use it on raw data —
+ * the method and its options, the data spec, the fitted preprocessing — and the model
+ * folder format (DESIGN.md): `model.json` + `weights.bin` + `modalfuse.json`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tf, tfl } from '../backend/index.js';
+import { fileHandler } from '../backend/file_io.js';
+import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
+import { sizeOf, taskWidth, type SplitData } from '../data/types.js';
+import { ModalfuseError } from '../errors.js';
+import type { DataSpec, Options } from '../registry/index.js';
+import { LIBRARY } from '../version.js';
+import { compose } from './compose.js';
+import '../fusion/index.js';
+import '../encoders/index.js';
+
+export const MODEL_META = 'modalfuse.json';
+
+export interface ModelMeta {
+  schemaVersion: 1;
+  library: string;
+  method: string;
+  options: Options;
+  seed: number;
+  dataset: string;
+  task: DataSpec['task'];
+  modalities: DataSpec['modalities'];
+  inputModalities: string[];
+  auxNames: string[];
+  trainMain: boolean;
+  auxWeight: number;
+  preprocessing: Record<string, Standardizer>;
+  classes?: string[];
+  metrics?: Record<string, number>;
+  history?: unknown[];
+  [key: string]: unknown;
+}
+
+export interface CreateOptions {
+  seed?: number;
+  dataset?: string;
+}
+
+export class FusionModel {
+  readonly model: tfl.LayersModel;
+  readonly meta: ModelMeta;
+
+  private constructor(model: tfl.LayersModel, meta: ModelMeta) {
+    this.model = model;
+    this.meta = meta;
+  }
+
+  /** Build a new, untrained model of `method` for data of shape `spec`. */
+  static create(method: string, spec: DataSpec, options: Record<string, unknown> = {}, opts: CreateOptions = {}): FusionModel {
+    const seed = opts.seed ?? 1;
+    const c = compose(method, spec, options, seed);
+    const preprocessing: Record<string, Standardizer> = {};
+    for (const m of Object.keys(spec.modalities).sort()) {
+      const d = spec.modalities[m].shape[spec.modalities[m].shape.length - 1];
+      preprocessing[m] = { kind: 'standardize', mean: new Array(d).fill(0), std: new Array(d).fill(1) };
+    }
+    return new FusionModel(c.model, {
+      schemaVersion: 1,
+      library: LIBRARY,
+      method: c.entry.name,
+      options: c.options,
+      seed,
+      dataset: opts.dataset ?? '',
+      task: spec.task,
+      modalities: spec.modalities,
+      inputModalities: c.inputModalities,
+      auxNames: c.auxNames,
+      trainMain: c.trainMain,
+      auxWeight: c.auxWeight,
+      preprocessing,
+      classes: spec.task.kind === 'classification' ? spec.task.classes : undefined,
+    });
+  }
+
+  get method(): string {
+    return this.meta.method;
+  }
+  get spec(): DataSpec {
+    return { task: this.meta.task, modalities: this.meta.modalities };
+  }
+  get inputModalities(): string[] {
+    return this.meta.inputModalities;
+  }
+  get outWidth(): number {
+    return taskWidth(this.meta.task);
+  }
+
+  /** Fit the standardisation of every modality on a (training) split. */
+  fitPreprocessing(train: SplitData): void {
+    this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities);
+  }
+
+  /** Standardised copies of the features this model reads. */
+  preprocess(features: Record<string, Float32Array>): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const m of this.inputModalities) {
+      const x = features[m];
+      if (!x) throw new ModalfuseError('input lacks a modality the model needs', { modality: m, expected: this.inputModalities, found: Object.keys(features) });
+      out[m] = applyStandardizer(x, this.meta.preprocessing[m]);
+    }
+    return out;
+  }
+
+  /** Tensors of rows `idx` (or all rows) of already preprocessed features, in input order. */
+  batchTensors(pre: Record<string, Float32Array>, idx: ArrayLike<number>): tf.Tensor[] {
+    return this.inputModalities.map((m) => {
+      const shape = this.meta.modalities[m].shape;
+      const size = sizeOf(shape);
+      const src = pre[m];
+      const buf = new Float32Array(idx.length * size);
+      for (let i = 0; i < idx.length; i++) buf.set(src.subarray(idx[i] * size, (idx[i] + 1) * size), i * size);
+      return tf.tensor(buf, [idx.length, ...shape], 'float32');
+    });
+  }
+
+  /** All outputs (main first, then aux) for input tensors. */
+  forward(xs: tf.Tensor[], training = false): tf.Tensor[] {
+    const out = this.model.apply(xs.length === 1 ? xs[0] : xs, { training }) as tf.Tensor | tf.Tensor[];
+    return Array.isArray(out) ? out : [out];
+  }
+
+  /**
+   * Raw main output (logits for classification/multi-label, values for regression) for
+   * `n` samples of raw (not yet preprocessed) features; row-major [n, outWidth].
+   */
+  predictRaw(features: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
+    const pre = this.preprocess(features);
+    return this.predictPreprocessed(pre, n, batchSize);
+  }
+
+  predictPreprocessed(pre: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
+    const k = this.outWidth;
+    const out = new Float32Array(n * k);
+    for (let s = 0; s < n; s += batchSize) {
+      const e = Math.min(n, s + batchSize);
+      const idx = Array.from({ length: e - s }, (_, i) => s + i);
+      const y = tf.tidy(() => {
+        const xs = this.batchTensors(pre, idx);
+        return this.forward(xs, false)[0];
+      });
+      out.set(y.dataSync() as Float32Array, s * k);
+      y.dispose();
+    }
+    return out;
+  }
+
+  /** Probabilities (classification: softmax; multi-label: sigmoid); values for regression. */
+  predict(features: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
+    const raw = this.predictRaw(features, n, batchSize);
+    return rawToOutput(raw, this.meta.task.kind, this.outWidth);
+  }
+
+  /** Save the model folder. */
+  async save(dir: string, extra: Partial<ModelMeta> = {}): Promise<void> {
+    fs.mkdirSync(dir, { recursive: true });
+    await this.model.save(fileHandler(dir));
+    Object.assign(this.meta, extra);
+    fs.writeFileSync(path.join(dir, MODEL_META), JSON.stringify(this.meta, null, 2));
+  }
+
+  /** Load a model folder written by `save` (or `modalfuse train --save`). */
+  static async load(dir: string): Promise<FusionModel> {
+    const metaPath = path.join(dir, MODEL_META);
+    if (!fs.existsSync(metaPath)) throw new ModalfuseError('not a model folder (modalfuse.json missing)', { file: metaPath });
+    let meta: ModelMeta;
+    try {
+      meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ModelMeta;
+    } catch (e) {
+      throw new ModalfuseError(`unreadable model metadata: ${(e as Error).message}`, { file: metaPath });
+    }
+    if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file: metaPath, expected: 1, found: meta.schemaVersion });
+    const model = await tfl.loadLayersModel(fileHandler(dir));
+    return new FusionModel(model, meta);
+  }
+
+  /** Parameters (trainable and not). */
+  countParams(): number {
+    return this.model.countParams();
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Raw outputs -> probabilities (classification, multi-label) or values (regression). */
+export function rawToOutput(raw: Float32Array, task: DataSpec['task']['kind'], k: number): Float32Array {
+  const out = new Float32Array(raw.length);
+  if (task === 'regression') {
+    out.set(raw);
+    return out;
+  }
+  if (task === 'multilabel') {
+    for (let i = 0; i < raw.length; i++) out[i] = 1 / (1 + Math.exp(-raw[i]));
+    return out;
+  }
+  for (let r = 0; r < raw.length; r += k) {
+    let mx = -Infinity;
+    for (let j = 0; j < k; j++) mx = Math.max(mx, raw[r + j]);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += out[r + j] = Math.exp(raw[r + j] - mx);
+    for (let j = 0; j < k; j++) out[r + j] /= s;
+  }
+  return out;
+}

@@ -1,0 +1,194 @@
+/** Registry entries of the simple family: early, pixel, late, hybrid and unimodal methods. */
+import { tfl } from '../backend/index.js';
+import { ConcatFusion, LateCombine, LateStack, PixelStack, ProductFusion, SumFusion } from '../fusion/index.js';
+import { encode } from '../encoders/index.js';
+import { register, registerUnimodal, type BuildContext, type MethodEntry, type Sym } from '../registry/index.js';
+import type { DataSpec } from '../registry/types.js';
+
+const ALL_TASKS: MethodEntry['tasks'] = ['classification', 'regression', 'multilabel'];
+const base = { tasks: ALL_TASKS, modalityKinds: 'any' as const, minModalities: 2 };
+
+function encodeAll(ctx: BuildContext): Sym[] {
+  return ctx.modalities.map((m) => ctx.encode(m));
+}
+
+register({
+  ...base,
+  name: 'concat',
+  family: 'simple',
+  level: 'feature',
+  description: 'early fusion: concatenate the encoded modalities, then the head',
+  citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
+  options: {},
+  build(ctx) {
+    const z = new ConcatFusion({ modalities: ctx.modalities, name: 'fusion_concat' }).apply(encodeAll(ctx)) as Sym;
+    return { main: ctx.head(z, 'head') };
+  },
+});
+
+register({
+  ...base,
+  name: 'sum',
+  family: 'simple',
+  level: 'feature',
+  description: 'early fusion: project each encoded modality to a common width and add',
+  citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
+  options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
+  build(ctx) {
+    const z = new SumFusion({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: 'fusion_sum' }).apply(
+      encodeAll(ctx),
+    ) as Sym;
+    return { main: ctx.head(z, 'head') };
+  },
+});
+
+register({
+  ...base,
+  name: 'product',
+  family: 'simple',
+  level: 'feature',
+  description: 'early fusion: project each encoded modality to a common width and multiply element-wise',
+  citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
+  options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
+  build(ctx) {
+    const z = new ProductFusion({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: 'fusion_product' }).apply(
+      encodeAll(ctx),
+    ) as Sym;
+    return { main: ctx.head(z, 'head') };
+  },
+});
+
+/** Pixel fusion needs aligned inputs: same kind, same shape except the channel axis. */
+function pixelCheck(spec: DataSpec): string | null {
+  const ms = Object.keys(spec.modalities).sort();
+  const first = spec.modalities[ms[0]];
+  for (const m of ms.slice(1)) {
+    const s = spec.modalities[m];
+    const vec = first.shape.length === 1;
+    const same = vec
+      ? s.shape.length === 1 && s.shape[0] === first.shape[0]
+      : s.shape.length === first.shape.length && s.shape.slice(0, -1).every((d, i) => d === first.shape[i]);
+    if (!same) {
+      return `pixel fusion needs aligned modalities of equal spatial shape: "${ms[0]}" is [${first.shape}], "${m}" is [${s.shape}]`;
+    }
+  }
+  return null;
+}
+
+register({
+  ...base,
+  name: 'pixel',
+  family: 'simple',
+  level: 'pixel',
+  description: 'pixel-level fusion: stack aligned raw inputs as channels, then one shared encoder and the head',
+  citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
+  options: {},
+  check: (spec) => pixelCheck(spec),
+  build(ctx) {
+    const xs = ctx.modalities.map((m) => ctx.inputs[m]);
+    const stacked = new PixelStack({ modalities: ctx.modalities, name: 'fusion_pixel' }).apply(xs) as Sym;
+    const first = ctx.spec.modalities[ctx.modalities[0]];
+    const shape = stacked.shape.slice(1) as number[];
+    const spec = { kind: first.kind, shape };
+    const h = encode(stacked, spec, encoderOpts(ctx), ctx.rng, 'stacked');
+    return { main: ctx.head(h, 'head') };
+  },
+});
+
+export function encoderOpts(ctx: BuildContext) {
+  return {
+    hidden: ctx.options.hidden as number,
+    encoderLayers: ctx.options.encoderLayers as number,
+    dropout: ctx.options.dropout as number,
+    activation: ctx.options.activation as string,
+  };
+}
+
+const LATE_CITATION = 'Snoek, Worring, Smeulders. Early versus late fusion in semantic video analysis. ACM MM 2005';
+const auxWeightOpt = {
+  auxWeight: { type: 'number' as const, default: 1, min: 0, description: 'weight of the per-modality heads\' own losses' },
+};
+
+function perModalityHeads(ctx: BuildContext): Sym[] {
+  return ctx.modalities.map((m) => ctx.head(ctx.encode(m), `${m}_head`));
+}
+
+for (const mode of ['mean', 'vote', 'learned'] as const) {
+  register({
+    ...base,
+    name: `late-${mode}`,
+    family: 'simple',
+    level: 'decision',
+    description: {
+      mean: 'late fusion: one network per modality, average their predicted probabilities',
+      vote: 'late fusion: one network per modality, majority vote of their decisions (median for regression)',
+      learned: 'late fusion: one network per modality, learned softmax weight per modality',
+    }[mode],
+    citation: LATE_CITATION,
+    options: auxWeightOpt,
+    build(ctx) {
+      const heads = perModalityHeads(ctx);
+      const main = new LateCombine({ modalities: ctx.modalities, mode, task: ctx.task, name: `fusion_late_${mode}` }).apply(heads) as Sym;
+      return {
+        main,
+        aux: heads,
+        auxNames: ctx.modalities,
+        trainMain: mode !== 'vote',
+        auxWeight: ctx.options.auxWeight as number,
+      };
+    },
+  });
+}
+
+register({
+  ...base,
+  name: 'late-stack',
+  family: 'simple',
+  level: 'decision',
+  description: 'late fusion by stacking: a learned linear meta-model over every modality network\'s probabilities',
+  citation: 'Wolpert. Stacked generalization. Neural Networks 1992',
+  options: auxWeightOpt,
+  build(ctx) {
+    const heads = perModalityHeads(ctx);
+    const main = new LateStack({ modalities: ctx.modalities, task: ctx.task, units: ctx.outWidth, seed: ctx.rng.seed(), name: 'fusion_late_stack' }).apply(
+      heads,
+    ) as Sym;
+    return { main, aux: heads, auxNames: ctx.modalities, auxWeight: ctx.options.auxWeight as number };
+  },
+});
+
+register({
+  ...base,
+  name: 'hybrid',
+  family: 'simple',
+  level: 'hybrid',
+  description: 'hybrid fusion: an early (concatenation) head and one head per modality, combined by learned weights',
+  citation: 'Atrey, Hossain, El Saddik, Kankanhalli. Multimodal fusion for multimedia analysis: a survey. Multimedia Systems 2010',
+  options: { auxWeight: { type: 'number', default: 0.5, min: 0, description: 'weight of the individual heads\' own losses' } },
+  build(ctx) {
+    const encoded = encodeAll(ctx);
+    const early = ctx.head(new ConcatFusion({ modalities: ctx.modalities, name: 'fusion_concat' }).apply(encoded) as Sym, 'early_head');
+    const heads = ctx.modalities.map((m, i) => ctx.head(encoded[i], `${m}_head`));
+    const sources = ['early', ...ctx.modalities];
+    const main = new LateCombine({ modalities: sources, mode: 'learned', task: ctx.task, name: 'fusion_hybrid' }).apply([early, ...heads]) as Sym;
+    return { main, aux: [early, ...heads], auxNames: sources, auxWeight: ctx.options.auxWeight as number };
+  },
+});
+
+registerUnimodal((modality) => ({
+  name: `${modality}-only`,
+  family: 'unimodal',
+  level: 'feature',
+  description: `baseline: the "${modality}" modality alone (its encoder and the head)`,
+  citation: '',
+  tasks: ALL_TASKS,
+  modalityKinds: 'any',
+  minModalities: 1,
+  options: {},
+  build(ctx: BuildContext) {
+    return { main: ctx.head(ctx.encode(modality), 'head') };
+  },
+}));
+
+export const SIMPLE_METHODS = ['concat', 'sum', 'product', 'pixel', 'late-mean', 'late-vote', 'late-learned', 'late-stack', 'hybrid'];
+void tfl;
