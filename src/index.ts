@@ -1,0 +1,31 @@
+/**
+ * modalfuse: multimodal fusion for TensorFlow.js.
+ *
+ * ```ts
+ * import { initBackend, loadDataset, FusionModel, train, evaluate } from 'modalfuse';
+ * await initBackend();
+ * const data = await loadDataset('synthetic:synergy');
+ * const model = FusionModel.create('concat', data, { hidden: 32 });
+ * await train(model, data, { epochs: 10 });
+ * console.log(evaluate(model, data).metrics);
+ * await model.save('my-model');
+ * ```
+ */
+export { initBackend, backendName, tf, tfl, type BackendName, type BackendOptions } from './backend/index.js';
+export { fileHandler } from './backend/file_io.js';
+export { ModalfuseError } from './errors.js';
+export * from './data/index.js';
+export * from './data/synthetic.js';
+export * from './data/resolve.js';
+export * from './data/preprocess.js';
+export * from './registry/index.js';
+export * from './fusion/index.js';
+export * from './encoders/index.js';
+export { compose } from './models/compose.js';
+export { FusionModel, rawToOutput, MODEL_META, type ModelMeta } from './models/fusion_model.js';
+export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainResult, type EpochRecord } from './train/train.js';
+export { taskLoss } from './train/losses.js';
+export * from './eval/metrics.js';
+export * from './eval/evaluate.js';
+export * from './eval/cost.js';
+export { VERSION, LIBRARY } from './version.js';
