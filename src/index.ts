@@ -20,7 +20,7 @@ export * from './data/resolve.js';
 export * from './data/preprocess.js';
 export * from './registry/index.js';
 export * from './fusion/index.js';
-export * from './encoders/index.js';
+export { encode, encoderKind, SeededDropout, type EncoderOptions } from './encoders/index.js';
 export { compose } from './models/compose.js';
 export { FusionModel, rawToOutput, MODEL_META, type ModelMeta } from './models/fusion_model.js';
 export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainResult, type EpochRecord } from './train/train.js';
