@@ -69,6 +69,8 @@ export interface MethodEntry {
   /** Modality kinds accepted; 'any' for all. */
   modalityKinds: ModalityKind[] | 'any';
   minModalities: number;
+  /** Too slow for the default benchmark set (still runs when named in `--methods`). */
+  slow?: boolean;
   /** Method-specific options (the common encoder/head options are added to every method). */
   options: Record<string, OptionSpec>;
   /** Returns why the method cannot be used on this data, or null. */
