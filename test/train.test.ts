@@ -174,3 +174,17 @@ test('bad training options and unknown methods/options are ModalfuseErrors namin
   await assert.rejects(() => train(fm, data, { lr: -1 }), ModalfuseError);
   fm.dispose();
 });
+
+test('training refuses data that does not fit the model or is not valid', async () => {
+  const data = makeSynthetic('redundant', { seed: 1, sizes: { train: 20, valid: 10, test: 10 } });
+  const fm = FusionModel.create('concat', data);
+  const other = makeSynthetic('regression', { seed: 1, sizes: { train: 20, valid: 10, test: 10 } });
+  await assert.rejects(() => train(fm, other), /task does not match/);
+  const wide = { ...data, modalities: { ...data.modalities, a: { kind: 'vector' as const, shape: [17] } } };
+  await assert.rejects(() => train(fm, wide), (e: unknown) => e instanceof ModalfuseError && e.modality === 'a');
+  const bad = makeSynthetic('redundant', { seed: 1, sizes: { train: 20, valid: 10, test: 10 } });
+  bad.splits.train!.features.b[5] = Number.NaN;
+  await assert.rejects(() => train(fm, bad), /NaN/);
+  assert.throws(() => evaluate(fm, bad, { split: 'train' }), /NaN/);
+  fm.dispose();
+});
