@@ -1,0 +1,519 @@
+#!/usr/bin/env node
+/**
+ * The `modalfuse` command. Thin: it parses arguments (commander) and calls the library.
+ * Machine output goes to stdout, progress and messages to stderr. Every user error is one
+ * line `modalfuse: <message>` on stderr and exit status 2; an unexpected internal error
+ * exits 1 (its stack only with MODALFUSE_DEBUG=1).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  allOptions,
+  COMMON_OPTIONS,
+  evaluate,
+  FusionModel,
+  initBackend,
+  listMethods,
+  loadDataset,
+  ModalfuseError,
+  train,
+  type BackendName,
+  type Dataset,
+  type MethodEntry,
+  type OptionSpec,
+  type SplitName,
+  VERSION,
+} from '../index.js';
+import { BACKENDS } from '../backend/index.js';
+import { importDataset, IMPORT_DEFAULTS } from '../data/import.js';
+import { BENCH_DEFAULTS, runBench } from '../eval/bench.js';
+import { checkDataFitsModel, predictRecords, readPredictionInput } from '../eval/predict.js';
+import { readResults, writeReport, REPORT_FILE } from '../report/html.js';
+import { formatDatasetSummary, loadForInspection, summarizeDataset } from '../report/summary.js';
+import { formatResultsTable } from '../report/table.js';
+
+// ------------------------------------------------------------------ output
+
+/** Machine output: stdout only through here (console.log is sent to stderr below). */
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+function note(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+}
+function oneLine(s: string): string {
+  return s.replace(/\s*\r?\n\s*/g, ' ').trim();
+}
+
+// ------------------------------------------------------------------ argument parsers
+
+function intArg(min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+function seedArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+}
+function positiveArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+function fractionArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('expected a number in [0, 1)');
+  return n;
+}
+function listArg(v: string): string[] {
+  const items = v.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new InvalidArgumentError('expected a comma-separated list without empty items');
+  return items;
+}
+function seedsArg(v: string): number[] {
+  return listArg(v).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError('expected comma-separated integers, e.g. 1,2,3');
+    return n;
+  });
+}
+/** Repeatable `key=value`. */
+function pairArg(what: string) {
+  return (v: string, prev: Record<string, string> = {}): Record<string, string> => {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`expected ${what}`);
+    const k = v.slice(0, i).trim();
+    if (k in prev) throw new InvalidArgumentError(`"${k}" is given twice`);
+    return { ...prev, [k]: v.slice(i + 1) };
+  };
+}
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+function splitArg(v: string): SplitName {
+  if (v !== 'train' && v !== 'valid' && v !== 'test') throw new InvalidArgumentError('expected train, valid or test');
+  return v;
+}
+
+// ------------------------------------------------------------------ --config
+
+type Converter = (v: unknown) => unknown;
+const scalar = (p: (s: string) => unknown): Converter => (v) => {
+  if (typeof v !== 'string' && typeof v !== 'number') throw new InvalidArgumentError('expected a number or a string');
+  return p(String(v));
+};
+const list = (p: (s: string) => unknown): Converter => (v) => p(Array.isArray(v) ? v.join(',') : String(v));
+const str: Converter = (v) => {
+  if (typeof v !== 'string' || v === '') throw new InvalidArgumentError('expected a non-empty string');
+  return v;
+};
+const strList: Converter = (v) => {
+  const a = Array.isArray(v) ? v : [v];
+  if (!a.every((x) => typeof x === 'string' && x !== '')) throw new InvalidArgumentError('expected a string or a list of strings');
+  return a;
+};
+const bool: Converter = (v) => {
+  if (typeof v !== 'boolean') throw new InvalidArgumentError('expected true or false');
+  return v;
+};
+
+function readConfig(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModalfuseError(code === 'ENOENT' ? 'config file not found' : `cannot read config file (${code})`, { file });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ModalfuseError(`config file is not valid JSON: ${(e as Error).message}`, { file });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ModalfuseError('config file must hold a JSON object', { file, expected: '{ "key": value, ... }', found: Array.isArray(json) ? 'an array' : typeof json });
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Overlays `--config FILE` on the parsed options: keys of the command's options (command
+ * line wins), `set` (an object of method options), and any other key as a method option
+ * (as if given with --set; the command line's --set wins).
+ */
+function applyConfig(cmd: Command, opts: Record<string, unknown>, converters: Record<string, Converter>): void {
+  if (typeof opts.config !== 'string') return;
+  const file = opts.config;
+  const cfg = readConfig(file);
+  const set: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    if (k === 'set') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ModalfuseError('"set" in the config file must be an object of method options', { file, found: JSON.stringify(v) });
+      Object.assign(set, v);
+    } else if (k in converters) {
+      if (cmd.getOptionValueSource(k) === 'cli') continue;
+      try {
+        opts[k] = converters[k](v);
+      } catch (e) {
+        if (e instanceof InvalidArgumentError) throw new ModalfuseError(`bad value for "${k}" in the config file: ${e.message}`, { file, found: JSON.stringify(v) });
+        throw e;
+      }
+    } else if (k === 'config') {
+      throw new ModalfuseError('a config file cannot name another config file', { file });
+    } else {
+      set[k] = v;
+    }
+  }
+  opts.set = { ...set, ...((opts.set as Record<string, unknown>) ?? {}) };
+}
+
+function need<T>(v: T | undefined, flag: string): T {
+  if (v === undefined || v === null || v === '') throw new ModalfuseError(`missing ${flag} (on the command line or in --config)`);
+  return v;
+}
+
+// ------------------------------------------------------------------ commands
+
+async function backend(cmd: Command): Promise<void> {
+  const b = cmd.optsWithGlobals().backend as BackendName | undefined;
+  await initBackend(b ? { backend: b } : {});
+}
+
+function optionText(k: string, s: OptionSpec): string {
+  const range = s.values ? `one of ${s.values.join('|')}` : `${s.type}${s.min !== undefined ? ` >= ${s.min}` : ''}${s.max !== undefined ? ` <= ${s.max}` : ''}`;
+  return `${k}=${s.default} (${range}): ${s.description}`;
+}
+
+function methodJson(e: MethodEntry) {
+  return {
+    name: e.name,
+    family: e.family,
+    level: e.level,
+    description: e.description,
+    citation: e.citation,
+    tasks: e.tasks,
+    modalityKinds: e.modalityKinds,
+    minModalities: e.minModalities,
+    slow: !!e.slow,
+    options: allOptions(e),
+    methodOptions: Object.keys(e.options),
+  };
+}
+
+function cmdMethods(opts: { json?: boolean }): void {
+  const methods = listMethods();
+  if (opts.json) {
+    out(JSON.stringify({ schemaVersion: 1, library: `modalfuse@${VERSION}`, commonOptions: COMMON_OPTIONS, methods: methods.map(methodJson) }));
+    return;
+  }
+  const lines: string[] = [];
+  lines.push('Options of every method (encoders and head; change with --set key=value):');
+  for (const [k, s] of Object.entries(COMMON_OPTIONS)) lines.push(`  ${optionText(k, s)}`);
+  lines.push('');
+  for (const e of methods) {
+    lines.push(`${e.name}  (${e.family}; ${e.level} level${e.slow ? '; slow: not in the default benchmark set' : ''})`);
+    lines.push(`  ${e.description}`);
+    const kinds = e.modalityKinds === 'any' ? 'any modality kind' : `modality kinds ${e.modalityKinds.join(', ')}`;
+    lines.push(`  data: ${e.tasks.join(', ')}; ${kinds}; at least ${e.minModalities} modalit${e.minModalities === 1 ? 'y' : 'ies'}`);
+    const own = Object.entries(e.options);
+    if (own.length === 0) lines.push('  options: the common ones only');
+    else for (const [k, s] of own) lines.push(`  option ${optionText(k, s)}`);
+    if (e.citation) lines.push(`  citation: ${e.citation}`);
+    lines.push('');
+  }
+  out(lines.join('\n').trimEnd());
+}
+
+async function cmdInspect(target: string, opts: { json?: boolean }): Promise<void> {
+  const sets = await loadForInspection(target);
+  const summaries = sets.map(summarizeDataset);
+  if (opts.json) {
+    out(JSON.stringify({ schemaVersion: 1, datasets: summaries }));
+    return;
+  }
+  out(summaries.map(formatDatasetSummary).join('\n\n'));
+}
+
+function cmdImport(opts: Record<string, unknown>): void {
+  const ds = importDataset({
+    out: need(opts.out as string | undefined, '--out'),
+    task: need(opts.task as 'classification' | 'regression' | 'multilabel' | undefined, '--task'),
+    modalities: need(opts.modality as Record<string, string> | undefined, '--modality NAME=FILE'),
+    kinds: opts.kind as Record<string, string> | undefined,
+    labels: need(opts.labels as string | undefined, '--labels'),
+    validFraction: opts.validFraction as number | undefined,
+    testFraction: opts.testFraction as number | undefined,
+    seed: opts.seed as number | undefined,
+    name: opts.name as string | undefined,
+    force: !!opts.force,
+  });
+  note(`wrote dataset folder ${opts.out as string}`);
+  out(formatDatasetSummary(summarizeDataset(ds)));
+}
+
+const TRAIN_KEYS: Record<string, Converter> = {
+  dataset: str,
+  method: str,
+  epochs: scalar(intArg(1)),
+  batchSize: scalar(intArg(1)),
+  lr: scalar(positiveArg),
+  seed: scalar(seedArg),
+  patience: scalar(intArg(0)),
+  save: str,
+};
+
+function resultLine(dataset: string, method: string, split: string, metrics: Record<string, number>): string {
+  return JSON.stringify({ schemaVersion: 1, dataset, method, split, metrics });
+}
+
+function evalSplit(data: Dataset, wanted?: SplitName): SplitName {
+  if (wanted) return wanted;
+  for (const s of ['test', 'valid'] as SplitName[]) if (data.splits[s] && data.splits[s]!.n > 0) return s;
+  throw new ModalfuseError('the data set has no test or valid split to evaluate on', { found: Object.keys(data.splits) });
+}
+
+async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  applyConfig(cmd, opts, TRAIN_KEYS);
+  const datasetName = need(opts.dataset as string | undefined, '--dataset');
+  const method = need(opts.method as string | undefined, '--method');
+  const save = need(opts.save as string | undefined, '--save');
+  await backend(cmd);
+  const data = await loadDataset(datasetName);
+  const seed = (opts.seed as number | undefined) ?? 1;
+  const fm = FusionModel.create(method, data, (opts.set as Record<string, unknown>) ?? {}, { seed, dataset: data.name });
+  note(`training ${fm.method} on ${data.name} (${fm.countParams().toLocaleString('en-US')} parameters)`);
+  const training = {
+    epochs: opts.epochs as number | undefined,
+    batchSize: opts.batchSize as number | undefined,
+    lr: opts.lr as number | undefined,
+    patience: opts.patience as number | undefined,
+    seed,
+  };
+  const tr = await train(fm, data, { ...training, log: note });
+  const split = evalSplit(data);
+  const ev = evaluate(fm, data, { split });
+  await fm.save(save, {
+    dataset: data.name,
+    metrics: ev.metrics,
+    metricsSplit: split,
+    history: tr.history,
+    training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
+  });
+  note(`trained ${tr.epochsRun} epochs in ${tr.trainSeconds.toFixed(1)}s (${Math.round(tr.trainSamplesPerSec).toLocaleString('en-US')} samples/s; best epoch ${tr.bestEpoch}); model saved to ${save}`);
+  fm.dispose();
+  out(resultLine(data.name, fm.method, split, ev.metrics));
+}
+
+async function cmdEval(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  await backend(cmd);
+  const fm = await FusionModel.load(opts.model as string);
+  const data = await loadDataset(opts.dataset as string);
+  checkDataFitsModel(fm, data, `data set "${data.name}"`);
+  const split = evalSplit(data, opts.split as SplitName | undefined);
+  const ev = evaluate(fm, data, { split, batchSize: opts.batchSize as number | undefined });
+  note(`${fm.method} on ${data.name} (${split}, ${ev.n} samples, ${Math.round(ev.inferSamplesPerSec).toLocaleString('en-US')} samples/s)`);
+  fm.dispose();
+  out(resultLine(data.name, fm.method, split, ev.metrics));
+}
+
+async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  await backend(cmd);
+  const fm = await FusionModel.load(opts.model as string);
+  const input = readPredictionInput(opts.input as string, fm, opts.split as SplitName | undefined);
+  const records = predictRecords(fm, input.features, input.n);
+  fm.dispose();
+  const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  if (opts.out) {
+    try {
+      fs.mkdirSync(path.dirname(path.resolve(opts.out as string)), { recursive: true });
+      fs.writeFileSync(opts.out as string, text);
+    } catch (e) {
+      throw new ModalfuseError(`cannot write predictions (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file: opts.out as string });
+    }
+    note(`wrote ${records.length} predictions to ${opts.out as string}`);
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+const BENCH_KEYS: Record<string, Converter> = {
+  dataset: strList,
+  methods: list(listArg),
+  epochs: scalar(intArg(1)),
+  batchSize: scalar(intArg(1)),
+  lr: scalar(positiveArg),
+  patience: scalar(intArg(0)),
+  seeds: list(seedsArg),
+  quick: bool,
+  out: str,
+  verbose: bool,
+};
+
+async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  applyConfig(cmd, opts, BENCH_KEYS);
+  await backend(cmd);
+  const dir = (opts.out as string | undefined) ?? 'report';
+  const results = await runBench({
+    datasets: opts.dataset as string[] | undefined,
+    methods: opts.methods as string[] | undefined,
+    set: (opts.set as Record<string, unknown>) ?? {},
+    epochs: opts.epochs as number | undefined,
+    batchSize: opts.batchSize as number | undefined,
+    lr: opts.lr as number | undefined,
+    patience: opts.patience as number | undefined,
+    seeds: opts.seeds as number[] | undefined,
+    quick: !!opts.quick,
+    verbose: !!opts.verbose,
+    log: note,
+  });
+  const { resultsFile, reportFile } = writeReport(dir, results);
+  out(formatResultsTable(results).trimEnd());
+  note(`wrote ${resultsFile} and ${reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
+}
+
+function cmdReport(file: string, opts: { out?: string }): void {
+  const results = readResults(file);
+  const dir = opts.out ?? path.dirname(file);
+  const { reportFile } = writeReport(dir, results);
+  note(`wrote ${reportFile}`);
+}
+
+// ------------------------------------------------------------------ program
+
+function buildProgram(): Command {
+  const program = new Command('modalfuse');
+  program
+    .description('Multimodal fusion on TensorFlow.js: list methods, import and inspect data, train, evaluate, predict, benchmark.')
+    .version(VERSION, '-V, --version')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: MODALFUSE_BACKEND, else tfjs-node when installed, else wasm)').choices(BACKENDS))
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`modalfuse: ${oneLine(s.replace(/^error:\s*/i, ''))}\n`),
+    });
+
+  program
+    .command('methods')
+    .description('list every fusion method: family, level, options and defaults, accepted data, citation')
+    .option('--json', 'one line of JSON instead of text')
+    .action((o) => cmdMethods(o));
+
+  const data = program.command('data').description('dataset folders: inspect, import');
+  data
+    .command('inspect')
+    .description('modalities, shapes, splits, label distribution and NaN/Inf of a data set')
+    .argument('<target>', 'built-in data set name (e.g. synthetic:synergy) or dataset folder')
+    .option('--json', 'one line of JSON instead of text')
+    .action((t, o) => cmdInspect(t, o));
+  data
+    .command('import')
+    .description('a dataset folder from per-modality .npy or CSV files (rows are samples) and a labels file, split at random with a seed (stratified by class)')
+    .option('--out <dir>', 'dataset folder to write')
+    .addOption(new Option('--task <kind>', 'task kind').choices(['classification', 'regression', 'multilabel']))
+    .option('--modality <name=file>', 'a modality and its .npy/CSV file, [N, D] (vector), [N, T, D] (sequence) or [N, H, W, C] (image); repeatable', pairArg('NAME=FILE'))
+    .option('--kind <name=kind>', 'override the kind of a modality (vector, sequence, image, audio, video, text); repeatable', pairArg('NAME=KIND'))
+    .option('--labels <file>', 'labels: class labels (numbers or names), regression targets [N] or [N, K], or 0/1 multi-labels [N, L]')
+    .option('--valid-fraction <f>', `share of samples for the valid split (default ${IMPORT_DEFAULTS.validFraction})`, fractionArg)
+    .option('--test-fraction <f>', `share of samples for the test split (default ${IMPORT_DEFAULTS.testFraction})`, fractionArg)
+    .option('--seed <n>', `seed of the random split (default ${IMPORT_DEFAULTS.seed})`, seedArg)
+    .option('--name <name>', 'data set name in dataset.json (default: the folder name)')
+    .option('--force', 'replace a dataset folder already at --out')
+    .action((o) => cmdImport(o));
+
+  program
+    .command('train')
+    .description('train a method on a data set, save the model folder, print the test metrics as one line of JSON')
+    .option('--dataset <name|path>', 'data set name (e.g. synthetic:synergy) or dataset folder')
+    .option('--method <name>', 'fusion method (see `modalfuse methods`)')
+    .option('--set <key=value>', 'a method option; repeatable', pairArg('KEY=VALUE'))
+    .option('--epochs <n>', 'maximum epochs (default 30)', intArg(1))
+    .option('--batch-size <n>', 'batch size (default 64)', intArg(1))
+    .option('--lr <x>', 'Adam learning rate (default 0.001)', positiveArg)
+    .option('--seed <n>', 'seed of initialisation and shuffling (default 1)', seedArg)
+    .option('--patience <n>', 'early stopping: epochs without improvement (default 5; 0: off)', intArg(0))
+    .option('--config <file>', 'JSON file with these options (and method options); the command line wins')
+    .option('--save <dir>', 'model folder to write')
+    .action((o, c) => cmdTrain(o, c));
+
+  program
+    .command('eval')
+    .description('evaluate a saved model on a data set; prints one line of JSON')
+    .requiredOption('--model <dir>', 'model folder (from train --save)')
+    .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
+    .option('--split <split>', 'train, valid or test (default test)', splitArg)
+    .option('--batch-size <n>', 'batch size for inference', intArg(1))
+    .action((o, c) => cmdEval(o, c));
+
+  program
+    .command('predict')
+    .description('predictions for new samples, one JSON line per sample')
+    .requiredOption('--model <dir>', 'model folder (from train --save)')
+    .requiredOption('--input <file|dir>', 'a dataset folder, or JSONL with one {"modality": [...], ...} object per line')
+    .option('--split <split>', 'split of a dataset folder (default test, else the first one)', splitArg)
+    .option('--out <file>', 'write the JSONL here instead of stdout')
+    .action((o, c) => cmdPredict(o, c));
+
+  program
+    .command('bench')
+    .description('every method on every data set; writes DIR/results.json and DIR/index.html, prints a table')
+    .option('--dataset <name|path>', 'data set name or folder; repeatable (default synthetic, the whole suite)', collect)
+    .option('--methods <list>', 'comma-separated methods (default: all that fit the data and are not marked slow, plus {modality}-only)', listArg)
+    .option('--set <key=value>', 'an option for every selected method that has it (an error if none has); repeatable', pairArg('KEY=VALUE'))
+    .option('--epochs <n>', `maximum epochs (default ${BENCH_DEFAULTS.epochs}; ${BENCH_DEFAULTS.quickEpochs} with --quick)`, intArg(1))
+    .option('--patience <n>', `early stopping patience (default ${BENCH_DEFAULTS.patience}; 0: off)`, intArg(0))
+    .option('--batch-size <n>', `batch size (default ${BENCH_DEFAULTS.batchSize})`, intArg(1))
+    .option('--lr <x>', `learning rate (default ${BENCH_DEFAULTS.lr})`, positiveArg)
+    .option('--seeds <list>', 'comma-separated training seeds; mean and standard deviation over them (default 1)', seedsArg)
+    .option('--quick', 'small generated data and few epochs (smoke test)')
+    .option('--verbose', 'also print every epoch')
+    .option('--config <file>', 'JSON file with these options (and method options); the command line wins')
+    .option('--out <dir>', 'report folder (default report)')
+    .action((o, c) => cmdBench(o, c));
+
+  program
+    .command('report')
+    .description(`render ${REPORT_FILE} from a results.json`)
+    .argument('<results>', 'results.json written by bench')
+    .option('--out <dir>', 'folder for index.html (default: beside the results file)')
+    .action((f, o) => cmdReport(f, o));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // Libraries that print with console.log must not corrupt machine output on stdout.
+  console.log = console.error;
+  console.info = console.error;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ModalfuseError) {
+      note(`modalfuse: ${oneLine(e.message)}`);
+      if (process.env.MODALFUSE_DEBUG === '1') note(String(e.stack));
+      return 2;
+    }
+    const err = e as Error;
+    note(`modalfuse: internal error: ${oneLine(err?.message ?? String(e))}${process.env.MODALFUSE_DEBUG === '1' ? '' : ' (set MODALFUSE_DEBUG=1 for the stack trace)'}`);
+    if (process.env.MODALFUSE_DEBUG === '1') note(String(err?.stack ?? e));
+    return 1;
+  }
+}
+
+const code = await main(process.argv);
+await new Promise<void>((r) => process.stdout.write('', () => r()));
+await new Promise<void>((r) => process.stderr.write('', () => r()));
+process.exit(code);

@@ -1,0 +1,404 @@
+/**
+ * The benchmark runner: every method on every data set, over one or more seeds, with
+ * test metrics (mean and standard deviation over seeds), cost (parameters, FLOPs,
+ * activation memory), speed, training curves and the confusion matrix. Its result is the
+ * `results.json` of DESIGN.md ("Benchmark results"; schema in `schema/results.schema.json`)
+ * that `src/report/html.ts` renders. The `bench` command of the CLI only parses its
+ * arguments and calls `runBench`.
+ */
+import { backendName } from '../backend/index.js';
+import { loadDatasets } from '../data/resolve.js';
+import type { Dataset, ModalitySpec, SplitName, TaskKind } from '../data/types.js';
+import { ModalfuseError } from '../errors.js';
+import { FusionModel } from '../models/fusion_model.js';
+import {
+  allOptions,
+  getMethod,
+  incompatibility,
+  methodNamesFor,
+  resolveOptions,
+  type DataSpec,
+  type MethodEntry,
+  type Options,
+} from '../registry/index.js';
+import { train } from '../train/train.js';
+import { LIBRARY } from '../version.js';
+import { fusionModelCost } from './cost.js';
+import { evaluate } from './evaluate.js';
+import { primaryMetric, type Metrics } from './metrics.js';
+
+/** Defaults of `runBench` (and of `modalfuse bench` / `npm start`). */
+export const BENCH_DEFAULTS = {
+  datasets: ['synthetic'],
+  /** 15 epochs with patience 5: the default suite finishes in about 3-4 minutes on 2 cores. */
+  epochs: 15,
+  patience: 5,
+  batchSize: 64,
+  lr: 1e-3,
+  seeds: [1],
+  /** Epochs under `quick` (small data, for tests and smoke runs) when `epochs` is not given. */
+  quickEpochs: 3,
+};
+
+export interface BenchOptions {
+  /** Data set names or folders (`synthetic` expands to the suite). Default `['synthetic']`. */
+  datasets?: string[];
+  /** Method names; default: every registered method that fits the data, not marked `slow`, plus `{modality}-only`. */
+  methods?: string[];
+  /** Option values applied to every selected method that declares the key; a key no method declares is an error. */
+  set?: Record<string, unknown>;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  patience?: number;
+  /** Training seeds; results are the mean (and standard deviation) over them. Default `[1]`. */
+  seeds?: number[];
+  /** Small generated data and few epochs (tests, smoke runs). */
+  quick?: boolean;
+  /** Seed of generated data sets (default 0, the same data `train` and `eval` see). */
+  dataSeed?: number;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+  /** Also pass the per-epoch lines of training to `log`. */
+  verbose?: boolean;
+  /** Called after each method is done on a data set. */
+  onResult?: (dataset: string, result: BenchMethodResult) => void;
+}
+
+export interface BenchHistoryEntry {
+  epoch: number;
+  loss: number;
+  valid?: Metrics;
+  seconds?: number;
+}
+
+/** Metrics under a corrupted modality (written by robustness sweeps). */
+export interface RobustnessEntry {
+  modality: string;
+  corruption: string;
+  level: number;
+  metrics: Metrics;
+}
+
+export interface BenchMethodResult {
+  method: string;
+  family?: string;
+  level?: string;
+  options: Options;
+  seeds: number[];
+  params: number;
+  flopsPerSample: number;
+  activationBytesPerSample: number;
+  /** Mean over seeds. */
+  trainSamplesPerSec: number;
+  /** Mean over seeds. */
+  inferSamplesPerSec: number;
+  /** Wall time of training (with validation), mean over seeds. */
+  trainSeconds: number;
+  /** Epochs run (early stopping), mean over seeds. */
+  epochsRun?: number;
+  /** Test split, mean over seeds. */
+  metrics: Metrics;
+  /** Sample standard deviation over seeds (more than one seed). */
+  metricsStd?: Metrics;
+  /** Training curve of the first seed. */
+  history: BenchHistoryEntry[];
+  /** Test confusion matrix of the first seed (rows: truth, columns: prediction). */
+  confusion?: number[][];
+  robustness?: RobustnessEntry[];
+}
+
+export interface BenchDatasetResult {
+  dataset: string;
+  task: TaskKind;
+  /** The metric results are ranked by. */
+  primaryMetric?: { key: string; higherIsBetter: boolean };
+  /** Class names (classification), target names (regression) or label names (multi-label). */
+  classes?: string[];
+  modalities?: Record<string, ModalitySpec>;
+  splits?: Partial<Record<SplitName, number>>;
+  results: BenchMethodResult[];
+}
+
+export interface BenchSkip {
+  dataset: string;
+  method: string;
+  reason: string;
+}
+
+export interface BenchResults {
+  schemaVersion: 1;
+  createdAt: string;
+  library: string;
+  backend: string;
+  options: {
+    seeds: number[];
+    epochs: number;
+    quick: boolean;
+    patience: number;
+    batchSize: number;
+    lr: number;
+    datasets: string[];
+    methods: string[] | null;
+    set: Record<string, unknown>;
+    [key: string]: unknown;
+  };
+  datasets: BenchDatasetResult[];
+  /** Methods left out of a data set (incompatible, or slow and not asked for). */
+  skipped?: BenchSkip[];
+  totalSeconds?: number;
+}
+
+interface PlannedRun {
+  entry: MethodEntry;
+  options: Options;
+}
+
+interface DatasetPlan {
+  data: Dataset;
+  runs: PlannedRun[];
+}
+
+function specOf(d: Dataset): DataSpec {
+  return { task: d.task, modalities: d.modalities };
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Sample standard deviation (n - 1); 0 for a single value. */
+export function sampleStd(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+function finiteOrNull(v: number): number {
+  // JSON has no NaN; a non-finite metric becomes null in results.json (the schema allows it).
+  return Number.isFinite(v) ? v : (null as unknown as number);
+}
+
+function cleanMetrics(m: Metrics): Metrics {
+  const out: Metrics = {};
+  for (const [k, v] of Object.entries(m)) out[k] = finiteOrNull(v);
+  return out;
+}
+
+function checkSeeds(seeds: number[]): void {
+  if (seeds.length === 0) throw new ModalfuseError('no seeds given', { expected: 'at least one integer seed', found: '[]' });
+  for (const s of seeds) {
+    if (!Number.isInteger(s)) throw new ModalfuseError('bad seed', { expected: 'integers', found: String(s) });
+  }
+  const dup = seeds.find((s, i) => seeds.indexOf(s) !== i);
+  if (dup !== undefined) throw new ModalfuseError('a seed is listed twice', { expected: 'distinct seeds', found: dup });
+}
+
+/** Loads the data sets and decides every (data set, method, options) run; throws on any bad name or option before training. */
+async function plan(opts: BenchOptions, log: (l: string) => void): Promise<{ plans: DatasetPlan[]; skipped: BenchSkip[] }> {
+  const names = opts.datasets && opts.datasets.length > 0 ? opts.datasets : BENCH_DEFAULTS.datasets;
+  const datasets: Dataset[] = [];
+  for (const name of names) {
+    for (const d of await loadDatasets(name, { quick: opts.quick, seed: opts.dataSeed })) {
+      if (!datasets.some((x) => x.name === d.name)) datasets.push(d);
+    }
+  }
+  const skipped: BenchSkip[] = [];
+  const set = opts.set ?? {};
+
+  // Explicit method names must each name a method of at least one data set.
+  if (opts.methods) {
+    if (opts.methods.length === 0) throw new ModalfuseError('no methods given', { expected: 'at least one method name', found: '[]' });
+    for (const m of opts.methods) {
+      let firstError: unknown = null;
+      let ok = false;
+      for (const d of datasets) {
+        try {
+          getMethod(m, specOf(d));
+          ok = true;
+          break;
+        } catch (e) {
+          firstError ??= e;
+        }
+      }
+      if (!ok) throw firstError;
+    }
+  }
+
+  const plans: DatasetPlan[] = [];
+  for (const d of datasets) {
+    const spec = specOf(d);
+    const runs: PlannedRun[] = [];
+    const candidates = opts.methods ?? methodNamesFor(spec);
+    for (const name of candidates) {
+      let entry: MethodEntry;
+      try {
+        entry = getMethod(name, spec);
+      } catch (e) {
+        if (!(e instanceof ModalfuseError)) throw e;
+        skipped.push({ dataset: d.name, method: name, reason: e.message });
+        continue;
+      }
+      if (!opts.methods && entry.slow) {
+        skipped.push({ dataset: d.name, method: name, reason: `${name} is marked slow; name it in the method list to run it` });
+        continue;
+      }
+      const specs = allOptions(entry);
+      const given: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(set)) if (k in specs) given[k] = v;
+      const options = resolveOptions(entry, given);
+      const why = incompatibility(entry, spec, options);
+      if (why) {
+        skipped.push({ dataset: d.name, method: name, reason: why });
+        continue;
+      }
+      runs.push({ entry, options });
+    }
+    plans.push({ data: d, runs });
+  }
+  for (const s of skipped) log(`skip ${s.method} on ${s.dataset}: ${s.reason}`);
+
+  // A key of `set` that no selected method declares is a mistake (a typo, or the wrong method list).
+  for (const k of Object.keys(set)) {
+    const declared = plans.some((p) => p.runs.some((r) => k in allOptions(r.entry)));
+    if (!declared) {
+      const known = new Set<string>();
+      for (const p of plans) for (const r of p.runs) for (const o of Object.keys(allOptions(r.entry))) known.add(o);
+      throw new ModalfuseError(`option "${k}" is not an option of any selected method`, { expected: [...known].sort(), found: k });
+    }
+  }
+  return { plans, skipped };
+}
+
+function fmtMetrics(m: Metrics): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${Number.isFinite(v) ? v.toFixed(4) : String(v)}`)
+    .join(' ');
+}
+
+/** Runs the benchmark and returns its results (nothing is written; see `writeReport`). */
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => {});
+  const seeds = opts.seeds && opts.seeds.length > 0 ? opts.seeds : BENCH_DEFAULTS.seeds;
+  checkSeeds(seeds);
+  const epochs = opts.epochs ?? (opts.quick ? BENCH_DEFAULTS.quickEpochs : BENCH_DEFAULTS.epochs);
+  const patience = opts.patience ?? BENCH_DEFAULTS.patience;
+  const batchSize = opts.batchSize ?? BENCH_DEFAULTS.batchSize;
+  const lr = opts.lr ?? BENCH_DEFAULTS.lr;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ModalfuseError('bad number of epochs', { expected: 'integer >= 1', found: epochs });
+  if (!Number.isInteger(patience) || patience < 0) throw new ModalfuseError('bad patience', { expected: 'integer >= 0', found: patience });
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModalfuseError('bad batch size', { expected: 'integer >= 1', found: batchSize });
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new ModalfuseError('bad learning rate', { expected: 'number > 0', found: lr });
+
+  const { plans, skipped } = await plan(opts, log);
+  const total = plans.reduce((a, p) => a + p.runs.length, 0) * seeds.length;
+  if (total === 0) throw new ModalfuseError('nothing to run: no selected method fits the selected data sets', { found: skipped.map((s) => `${s.method} on ${s.dataset}`) });
+  log(`bench: ${plans.length} data set(s), ${total} training run(s), ${epochs} epochs max, patience ${patience}, seeds ${seeds.join(',')}`);
+
+  let done = 0;
+  const datasets: BenchDatasetResult[] = [];
+  for (const { data, runs } of plans) {
+    const spec = specOf(data);
+    const results: BenchMethodResult[] = [];
+    for (const { entry, options } of runs) {
+      const perSeed: { metrics: Metrics; trainSps: number; inferSps: number; secs: number; epochs: number }[] = [];
+      let first: Pick<BenchMethodResult, 'params' | 'flopsPerSample' | 'activationBytesPerSample' | 'history' | 'confusion'> | null = null;
+      for (const seed of seeds) {
+        const fm = FusionModel.create(entry.name, spec, options, { seed, dataset: data.name });
+        try {
+          const ts = performance.now();
+          const tr = await train(fm, data, {
+            epochs,
+            patience,
+            batchSize,
+            lr,
+            seed,
+            log: opts.verbose ? (l) => log(`  ${l}`) : undefined,
+          });
+          const secs = (performance.now() - ts) / 1000;
+          const ev = evaluate(fm, data, { split: 'test' });
+          perSeed.push({ metrics: ev.metrics, trainSps: tr.trainSamplesPerSec, inferSps: ev.inferSamplesPerSec, secs, epochs: tr.epochsRun });
+          if (!first) {
+            const cost = fusionModelCost(fm);
+            first = {
+              ...cost,
+              history: tr.history.map((h) => ({
+                epoch: h.epoch,
+                loss: finiteOrNull(h.loss),
+                ...(h.valid ? { valid: cleanMetrics(h.valid) } : {}),
+                seconds: h.seconds,
+              })),
+              confusion: ev.confusion,
+            };
+          }
+          done++;
+          log(`[${done}/${total}] ${data.name} ${entry.name} seed ${seed}: ${fmtMetrics(ev.metrics)} (${tr.epochsRun} epochs, ${secs.toFixed(1)}s)`);
+        } finally {
+          fm.dispose();
+        }
+      }
+      const keys = Object.keys(perSeed[0].metrics);
+      const metrics: Metrics = {};
+      const metricsStd: Metrics = {};
+      for (const k of keys) {
+        const xs = perSeed.map((p) => p.metrics[k]);
+        metrics[k] = finiteOrNull(mean(xs));
+        metricsStd[k] = finiteOrNull(sampleStd(xs));
+      }
+      const r: BenchMethodResult = {
+        method: entry.name,
+        family: entry.family,
+        level: entry.level,
+        options,
+        seeds: [...seeds],
+        params: first!.params,
+        flopsPerSample: first!.flopsPerSample,
+        activationBytesPerSample: first!.activationBytesPerSample,
+        trainSamplesPerSec: mean(perSeed.map((p) => p.trainSps)),
+        inferSamplesPerSec: mean(perSeed.map((p) => p.inferSps)),
+        trainSeconds: mean(perSeed.map((p) => p.secs)),
+        epochsRun: mean(perSeed.map((p) => p.epochs)),
+        metrics,
+        ...(seeds.length > 1 ? { metricsStd } : {}),
+        history: first!.history,
+        ...(first!.confusion ? { confusion: first!.confusion } : {}),
+      };
+      results.push(r);
+      opts.onResult?.(data.name, r);
+    }
+    const splits: Partial<Record<SplitName, number>> = {};
+    for (const [s, sd] of Object.entries(data.splits)) if (sd) splits[s as SplitName] = sd.n;
+    const t = data.task;
+    datasets.push({
+      dataset: data.name,
+      task: t.kind,
+      primaryMetric: primaryMetric(t),
+      classes: t.kind === 'classification' ? t.classes : t.kind === 'regression' ? t.targets : t.labels,
+      modalities: data.modalities,
+      splits,
+      results,
+    });
+  }
+
+  return {
+    schemaVersion: 1,
+    createdAt: new Date().toISOString(),
+    library: LIBRARY,
+    backend: backendName(),
+    options: {
+      seeds: [...seeds],
+      epochs,
+      quick: !!opts.quick,
+      patience,
+      batchSize,
+      lr,
+      datasets: opts.datasets && opts.datasets.length > 0 ? [...opts.datasets] : BENCH_DEFAULTS.datasets,
+      methods: opts.methods ? [...opts.methods] : null,
+      set: { ...(opts.set ?? {}) },
+    },
+    datasets,
+    skipped,
+    totalSeconds: (performance.now() - t0) / 1000,
+  };
+}
