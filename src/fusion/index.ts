@@ -3,3 +3,4 @@ export * from './base.js';
 export * from './simple.js';
 export * from './pixel.js';
 export * from './late.js';
+export * from './tensor.js';

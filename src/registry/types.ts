@@ -75,5 +75,7 @@ export interface MethodEntry {
   options: Record<string, OptionSpec>;
   /** Returns why the method cannot be used on this data, or null. */
   check?(spec: DataSpec, options: Options): string | null;
+  /** Parameters, FLOPs per sample and activation bytes per sample, estimated before anything is built. */
+  cost?(spec: DataSpec, options: Options): { params: number; flopsPerSample: number; activationBytesPerSample: number };
   build(ctx: BuildContext): BuildOutput;
 }
