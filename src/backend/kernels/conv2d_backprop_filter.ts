@@ -2,11 +2,11 @@
  * `Conv2DBackpropFilter` for the wasm backend (the stock backend has none).
  *
  * im2col + matMul: for each batch chunk, the patches of x are written transposed,
- * colsT [fh*fw*inC, P] (P = batch*outH*outW), straight onto the wasm heap; then
- * dW [fh*fw*inC, outC] += colsT x dy[P, outC] runs on the wasm (XNNPACK) matmul. The
- * transposed layout keeps the matmul free of transposes (the wasm matmul's fast path)
- * and makes dy, the smaller operand, the one it packs. Strides, 'same'/'valid'/explicit
- * padding, dilations (when given) and both data formats are supported.
+ * colsT[KK, P] (KK = fh*fw*inC, P = batch*outH*outW), straight onto the wasm heap, and
+ * dW[KK, outC] += colsT x dy[P, outC] runs on the wasm (XNNPACK) matmul with no
+ * transposes (its fast path; dyT x cols measured no faster, even where KK < outC).
+ * Batches whose im2col buffer would exceed 2^24 floats are split and their products summed. Strides, 'same'/'valid'/explicit padding, dilations
+ * (when given) and both data formats are supported.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { convGeometry, shapeEq, validRange, type ConvAttrsLike, type ConvGeometry } from './conv_geometry.js';
@@ -74,8 +74,7 @@ export function conv2DBackpropFilterNHWC(
     const part = matMul(backend, colsT, dyChunk); // [KK, Co]
     const acc = f32(backend, result);
     const pv = f32(backend, part);
-    if (cur === N) acc.set(pv);
-    else for (let i = 0; i < pv.length; i++) acc[i] += pv[i];
+    for (let i = 0; i < pv.length; i++) acc[i] += pv[i];
     free(backend, colsT, dyChunk, part);
   }
   return result;

@@ -3,11 +3,13 @@
  * that runs far below the forward convolution's speed).
  *
  * Two formulations, both on the wasm (XNNPACK) primitives:
- *  - `conv`: the transposed convolution as one forward convolution. dy is convolved with
- *    the spatially flipped filter, in/out channels swapped. For stride s > 1 the filter is
- *    split into its s*s phases (sub-filters of ceil-size taps), stacked along the output
- *    channels, so a single stride-1 convolution computes every phase; the phases are then
- *    interleaved (depth-to-space) and cropped into dx in one pass on the heap.
+ *  - `conv`: the transposed convolution as forward convolutions. dy is convolved with the
+ *    spatially flipped filter, in/out channels swapped (stride 1: one convolution, whose
+ *    output is dx). For stride s > 1 the filter is split into its s*s phases: the dx
+ *    pixels with (i + pad) % s == r only see the taps k with k % s == r, so each phase is
+ *    a stride-1 convolution of dy with its own small sub-filter, and no multiply-add is
+ *    spent on the zeros a dilated dy would hold; the phase outputs are interleaved and
+ *    cropped into dx on the heap.
  *  - `col2im`: cols [P, fh*fw*inC] = dy[P, outC] x W^T[outC, fh*fw*inC] on the wasm matmul,
  *    then the columns are scatter-added into dx.
  * `auto` picks `conv` when it does useful work (enough input channels, little phase
@@ -31,95 +33,128 @@ export function setBackpropInputStrategy(s: BackpropInputStrategy): void {
   strategy = s;
 }
 
-/** Geometry of the phase-split convolution, or null where it does not apply. */
-interface PhasePlan {
+/** One phase (r, c) of the transposed conv: dx rows with (ih + pt) % sh == r, cols likewise. */
+interface Phase {
+  r: number;
+  c: number;
+  /** Sub-filter size (0 when no tap of the filter falls in this phase). */
   mh: number;
   mw: number;
-  q0h: number;
-  q0w: number;
-  qh: number;
-  qw: number;
   padT: number;
   padB: number;
   padL: number;
   padR: number;
-  /** Multiply-adds of the phase convolution over those of the true transposed conv. */
+}
+
+/** Geometry of the phase-split convolution, or null where it does not apply. */
+interface PhasePlan {
+  q0h: number;
+  q0w: number;
+  qh: number;
+  qw: number;
+  phases: Phase[];
+  /** Multiply-adds of the phase convolutions over those of the true transposed conv. */
   waste: number;
+}
+
+/** Sub-filter extent of phase r: 1 + the largest m with k*d = r + m*s for a tap k < f. */
+function phaseExtent(f: number, s: number, d: number, r: number): number {
+  let m = -1;
+  for (let k = 0; k < f; k++) if ((k * d) % s === r) m = Math.max(m, (k * d - r) / s);
+  return m + 1;
 }
 
 function phasePlan(g: ConvGeometry): PhasePlan | null {
   const { fh, fw, sh, sw, dh, dw, pt, pl, inH, inW, outH, outW } = g;
-  const mh = Math.floor(((fh - 1) * dh) / sh) + 1;
-  const mw = Math.floor(((fw - 1) * dw) / sw) + 1;
   const q0h = Math.floor(pt / sh);
   const q0w = Math.floor(pl / sw);
   const qh = Math.floor((pt + inH - 1) / sh) - q0h + 1;
   const qw = Math.floor((pl + inW - 1) / sw) - q0w + 1;
-  const padT = mh - 1 - q0h;
-  const padL = mw - 1 - q0w;
-  const padB = qh + mh - 1 - padT - outH;
-  const padR = qw + mw - 1 - padL - outW;
-  if (padT < 0 || padL < 0 || padB < 0 || padR < 0) return null;
-  const useful = inH * inW * fh * fw;
-  const done = qh * sh * qw * sw * mh * mw;
-  return { mh, mw, q0h, q0w, qh, qw, padT, padB, padL, padR, waste: done / Math.max(1, useful) };
+  const phases: Phase[] = [];
+  let done = 0;
+  for (let r = 0; r < sh; r++) {
+    const mh = phaseExtent(fh, sh, dh, r);
+    for (let c = 0; c < sw; c++) {
+      const mw = phaseExtent(fw, sw, dw, c);
+      if (mh === 0 || mw === 0) {
+        phases.push({ r, c, mh: 0, mw: 0, padT: 0, padB: 0, padL: 0, padR: 0 });
+        continue;
+      }
+      // out[j] = sum_m dy[q0 + j - m] * W(m): a stride-1 conv of dy with the flipped sub-filter.
+      const padT = mh - 1 - q0h;
+      const padL = mw - 1 - q0w;
+      const padB = qh + mh - 1 - padT - outH;
+      const padR = qw + mw - 1 - padL - outW;
+      if (padT < 0 || padL < 0 || padB < 0 || padR < 0) return null; // pads wider than the filter
+      phases.push({ r, c, mh, mw, padT, padB, padL, padR });
+      done += qh * qw * mh * mw;
+    }
+  }
+  // per (inC, outC) pair: taps of the phase convs vs those of the true transposed conv
+  const useful = outH * outW * fh * fw;
+  return { q0h, q0w, qh, qw, phases, waste: done / Math.max(1, useful) };
 }
 
-/** The phase-stacked, flipped filter F[mh, mw, outC, sh*sw*inC]. */
-function phaseFilter(backend: BackendWasm, filter: TensorInfo, g: ConvGeometry, p: PhasePlan): TensorInfo {
+/** The flipped sub-filter of one phase, F[mh, mw, outC, inC]. */
+function phaseFilter(backend: BackendWasm, filter: TensorInfo, g: ConvGeometry, ph: Phase): TensorInfo {
   const { fh, fw, sh, sw, dh, dw, inC: Ci, outC: Co } = g;
-  const S2Ci = sh * sw * Ci;
-  const F = alloc(backend, [p.mh, p.mw, Co, S2Ci], 'float32', true);
+  const F = alloc(backend, [ph.mh, ph.mw, Co, Ci], 'float32', true);
   const wv = f32(backend, filter);
   const fv = f32(backend, F);
   for (let kh = 0; kh < fh; kh++) {
-    const r = (kh * dh) % sh;
-    const t = p.mh - 1 - (kh * dh - r) / sh;
+    if ((kh * dh) % sh !== ph.r) continue;
+    const t = ph.mh - 1 - (kh * dh - ph.r) / sh;
     for (let kw = 0; kw < fw; kw++) {
-      const c = (kw * dw) % sw;
-      const u = p.mw - 1 - (kw * dw - c) / sw;
-      const phase = (r * sw + c) * Ci;
-      const dstBase = (t * p.mw + u) * Co * S2Ci + phase;
+      if ((kw * dw) % sw !== ph.c) continue;
+      const u = ph.mw - 1 - (kw * dw - ph.c) / sw;
+      const dstBase = (t * ph.mw + u) * Co * Ci;
       const srcBase = (kh * fw + kw) * Ci * Co;
       for (let ci = 0; ci < Ci; ci++) {
-        for (let co = 0; co < Co; co++) fv[dstBase + co * S2Ci + ci] = wv[srcBase + ci * Co + co];
+        for (let co = 0; co < Co; co++) fv[dstBase + co * Ci + ci] = wv[srcBase + ci * Co + co];
       }
     }
   }
   return F;
 }
 
-function viaConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry, p: PhasePlan): TensorInfo {
-  const { sh, sw, inC: Ci, batch: N, inH: H, inW: W, pt, pl } = g;
-  const F = phaseFilter(backend, filter, g, p);
-  const conv = runWasmKernel(backend, 'Conv2D', { x: dy, filter: F }, {
+function phaseConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry, ph: Phase): TensorInfo {
+  const F = phaseFilter(backend, filter, g, ph);
+  const out = runWasmKernel(backend, 'Conv2D', { x: dy, filter: F }, {
     strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
-    pad: [[0, 0], [p.padT, p.padB], [p.padL, p.padR], [0, 0]],
+    pad: [[0, 0], [ph.padT, ph.padB], [ph.padL, ph.padR], [0, 0]],
   });
   free(backend, F);
-  if (sh === 1 && sw === 1) return conv; // one phase, no offset: conv is dx itself
-  // Interleave the phases and crop: dx[n, ih, iw, :] = conv[n, j, jw, phase(r, c), :].
-  const dx = alloc(backend, [N, H, W, Ci], 'float32');
-  const cv = f32(backend, conv);
-  const xv = f32(backend, dx);
-  const S2Ci = sh * sw * Ci;
-  let o = 0;
-  for (let n = 0; n < N; n++) {
-    for (let ih = 0; ih < H; ih++) {
-      const a = ih + pt;
-      const j = Math.floor(a / sh) - p.q0h;
-      const r = a - Math.floor(a / sh) * sh;
-      const rowBase = (n * p.qh + j) * p.qw;
-      for (let iw = 0; iw < W; iw++) {
-        const b = iw + pl;
-        const jw = Math.floor(b / sw) - p.q0w;
-        const c = b - Math.floor(b / sw) * sw;
-        let src = (rowBase + jw) * S2Ci + (r * sw + c) * Ci;
-        for (let ci = 0; ci < Ci; ci++) xv[o++] = cv[src++];
+  return out;
+}
+
+function viaConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry, p: PhasePlan): TensorInfo {
+  const { sh, sw, inC: Ci, batch: N, inH: H, inW: W, pt, pl } = g;
+  // One phase and no offset (stride 1): the convolution is dx itself.
+  if (sh === 1 && sw === 1) return phaseConv(backend, dy, filter, g, p.phases[0]);
+  const dx = alloc(backend, [N, H, W, Ci], 'float32', true);
+  for (const ph of p.phases) {
+    if (ph.mh === 0) continue; // no taps: those dx entries stay zero
+    const conv = phaseConv(backend, dy, filter, g, ph); // [N, qh, qw, Ci]
+    const cv = f32(backend, conv);
+    const xv = f32(backend, dx);
+    // rows j with ih = (q0h + j) * sh + r - pt in [0, H); columns likewise
+    const j0 = Math.max(0, Math.ceil((pt - ph.r) / sh) - p.q0h);
+    const j1 = Math.min(p.qh, Math.floor((H - 1 + pt - ph.r) / sh) - p.q0h + 1);
+    const k0 = Math.max(0, Math.ceil((pl - ph.c) / sw) - p.q0w);
+    const k1 = Math.min(p.qw, Math.floor((W - 1 + pl - ph.c) / sw) - p.q0w + 1);
+    for (let n = 0; n < N; n++) {
+      for (let j = j0; j < j1; j++) {
+        const ih = (p.q0h + j) * sh + ph.r - pt;
+        let src = ((n * p.qh + j) * p.qw + k0) * Ci;
+        let dst = ((n * H + ih) * W + (p.q0w + k0) * sw + ph.c - pl) * Ci;
+        const dstSkip = (sw - 1) * Ci;
+        for (let k = k0; k < k1; k++, dst += dstSkip) {
+          for (let ci = 0; ci < Ci; ci++) xv[dst++] = cv[src++];
+        }
       }
     }
+    free(backend, conv);
   }
-  free(backend, conv);
   return dx;
 }
 
@@ -174,15 +209,16 @@ function choose(g: ConvGeometry, p: PhasePlan | null): 'conv' | 'col2im' {
   if (strategy !== 'auto') return strategy === 'conv' && p ? 'conv' : 'col2im';
   if (!p) return 'col2im';
   // XNNPACK convolution does well once each output pixel has a few channels to produce;
-  // with 1-3 input channels the skinny matmul + scatter is faster.
-  if (g.inC < 4) return 'col2im';
+  // with 1-2 input channels the skinny matmul + scatter is faster.
+  if (g.inC < 3) return 'col2im';
   return p.waste <= 2.5 ? 'conv' : 'col2im';
 }
 
 export function conv2DBackpropInputNHWC(
   backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry,
 ): TensorInfo {
-  const p = phasePlan(g);
+  const empty = g.batch * g.inH * g.inW * g.inC === 0 || g.outH * g.outW * g.outC === 0;
+  const p = empty ? null : phasePlan(g); // col2im handles empty tensors
   return choose(g, p) === 'conv' && p ? viaConv(backend, dy, filter, g, p) : viaCol2im(backend, dy, filter, g);
 }
 
