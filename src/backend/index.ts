@@ -13,8 +13,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
 import { registerFills } from './fills.js';
 import { registerChainedOps } from './chained.js';
@@ -45,9 +43,16 @@ let initialisedName: BackendName | null = null;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-function wasmDir(): string | null {
+/**
+ * Folder of the wasm binaries in Node (null elsewhere). `node:module` and `node:path` are
+ * imported lazily and only in Node, so a browser bundle of this module has no `node:`
+ * import (the browser entry sets the wasm path itself, see src/web/browser.ts).
+ */
+async function wasmDir(): Promise<string | null> {
   if (!isNode) return null;
   try {
+    const { createRequire } = await import('node:module');
+    const path = await import('node:path');
     const require = createRequire(import.meta.url);
     const main = require.resolve('@tensorflow/tfjs-backend-wasm');
     return path.join(path.dirname(main), '..', 'wasm-out') + path.sep;
@@ -95,7 +100,7 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
       name = (requested as BackendName) || 'wasm';
     }
     if (name === 'wasm') {
-      const dir = wasmDir();
+      const dir = await wasmDir();
       if (dir) wasm.setWasmPaths(dir);
       if (opts.threads !== undefined) wasm.setThreadsCount(opts.threads);
     }
@@ -125,7 +130,7 @@ async function setAndCheck(name: BackendName): Promise<void> {
 async function switchBackend(name: BackendName): Promise<BackendName> {
   if (!BACKENDS.includes(name)) throw new ModalfuseError('unknown backend', { expected: BACKENDS, found: name });
   if (name === 'wasm') {
-    const dir = wasmDir();
+    const dir = await wasmDir();
     if (dir) wasm.setWasmPaths(dir);
   }
   await setAndCheck(name);

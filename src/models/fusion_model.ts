@@ -2,11 +2,12 @@
  * FusionModel: a composed tfjs model with everything needed to use it on raw data —
  * the method and its options, the data spec, the fitted preprocessing — and the model
  * folder format (DESIGN.md): `model.json` + `weights.bin` + `modalfuse.json`.
+ *
+ * This module has no `node:` import, so the browser bundle can use it: reading and writing
+ * a folder on disk lives in `./folder_node.ts` and is imported lazily by `save` / `load`;
+ * `loadUrl` reads a model folder over HTTP (browser, or Node 18+ with its global fetch).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { tf, tfl } from '../backend/index.js';
-import { fileHandler } from '../backend/file_io.js';
 import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
 import { sizeOf, taskWidth, type SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
@@ -157,26 +158,55 @@ export class FusionModel {
     return rawToOutput(raw, this.meta.task.kind, this.outWidth);
   }
 
-  /** Save the model folder. */
+  /** Save the model folder (Node only). */
   async save(dir: string, extra: Partial<ModelMeta> = {}): Promise<void> {
-    fs.mkdirSync(dir, { recursive: true });
-    await this.model.save(fileHandler(dir));
-    Object.assign(this.meta, extra);
-    fs.writeFileSync(path.join(dir, MODEL_META), JSON.stringify(this.meta, null, 2));
+    const { writeModelFolder } = await import('./folder_node.js');
+    await writeModelFolder(dir, this.model, () => Object.assign(this.meta, extra));
   }
 
-  /** Load a model folder written by `save` (or `modalfuse train --save`). */
+  /** Load a model folder written by `save` (or `modalfuse train --save`) (Node only). */
   static async load(dir: string): Promise<FusionModel> {
-    const metaPath = path.join(dir, MODEL_META);
-    if (!fs.existsSync(metaPath)) throw new ModalfuseError('not a model folder (modalfuse.json missing)', { file: metaPath });
+    const { readModelFolder } = await import('./folder_node.js');
+    const { model, meta } = await readModelFolder(dir);
+    return new FusionModel(model, meta);
+  }
+
+  /**
+   * Load a model folder from a URL (the folder's URL, e.g. `/model/` in a page, or
+   * `http://host/model/`): `modalfuse.json` by fetch, the network by `tfl.loadLayersModel`.
+   * Works in the browser, in a Web Worker and in Node (global fetch).
+   */
+  static async loadUrl(url: string, init?: { fetch?: typeof fetch }): Promise<FusionModel> {
+    const doFetch = init?.fetch ?? globalThis.fetch.bind(globalThis);
+    const loc = (globalThis as { location?: { href: string } }).location?.href;
+    let base: string;
+    try {
+      base = new URL(url.endsWith('/') ? url : `${url}/`, loc).href;
+    } catch {
+      throw new ModalfuseError('not a valid model URL', { file: url, expected: 'an absolute URL, or a path inside a page' });
+    }
+    const metaUrl = new URL(MODEL_META, base).href;
+    let res: Response;
+    try {
+      res = await doFetch(metaUrl);
+    } catch (e) {
+      throw new ModalfuseError(`cannot fetch the model metadata: ${(e as Error).message}`, { file: metaUrl });
+    }
+    if (!res.ok) throw new ModalfuseError(`not a model folder (${MODEL_META}: HTTP ${res.status} ${res.statusText})`, { file: metaUrl });
     let meta: ModelMeta;
     try {
-      meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as ModelMeta;
+      meta = JSON.parse(await res.text()) as ModelMeta;
     } catch (e) {
-      throw new ModalfuseError(`unreadable model metadata: ${(e as Error).message}`, { file: metaPath });
+      throw new ModalfuseError(`unreadable model metadata: ${(e as Error).message}`, { file: metaUrl });
     }
-    if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file: metaPath, expected: 1, found: meta.schemaVersion });
-    const model = await tfl.loadLayersModel(fileHandler(dir));
+    checkMeta(meta, metaUrl);
+    const modelUrl = new URL('model.json', base).href;
+    let model: tfl.LayersModel;
+    try {
+      model = await tfl.loadLayersModel(tf.io.http(modelUrl, { fetchFunc: doFetch }));
+    } catch (e) {
+      throw new ModalfuseError(`cannot load the network: ${(e as Error).message}`, { file: modelUrl });
+    }
     return new FusionModel(model, meta);
   }
 
@@ -188,6 +218,12 @@ export class FusionModel {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** Checks the parts of `modalfuse.json` every loader relies on. */
+export function checkMeta(meta: ModelMeta, file: string): void {
+  if (meta === null || typeof meta !== 'object') throw new ModalfuseError('unreadable model metadata: not a JSON object', { file });
+  if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file, expected: 1, found: meta.schemaVersion });
 }
 
 /** Raw outputs -> probabilities (classification, multi-label) or values (regression). */

@@ -1,0 +1,259 @@
+/**
+ * The demo server (Node only): serves the demo page (web/), the browser bundle and its
+ * wasm binaries (dist/web/, built by `npm run build`), a model folder under /model/, a few
+ * test samples of a data set as JSON (/samples?n=20) and the benchmark report (/report/).
+ *
+ * ```ts
+ * import { serveDemo } from 'modalfuse/dist/src/web/server.js';
+ * const demo = await serveDemo({ modelDir: 'my-model', dataset: 'synthetic:redundant' });
+ * console.log(demo.url);   // http://127.0.0.1:8080/
+ * await demo.close();
+ * ```
+ *
+ * node:http and a few lines of static serving rather than a framework: the routes are
+ * fixed, everything is GET, and no static-server package is installed.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModalfuseError } from '../errors.js';
+import { loadDataset, type ResolveOptions } from '../data/resolve.js';
+import { sizeOf, SPLITS, type Dataset, type SplitName } from '../data/types.js';
+import { LIBRARY } from '../version.js';
+
+export interface DemoOptions {
+  /** Model folder (written by `modalfuse train --save DIR` or `FusionModel.save`). */
+  modelDir: string;
+  /** Data set to take test samples from: a name (`synthetic:redundant`, `avmnist`), a folder path, or a loaded Dataset. */
+  dataset?: string | Dataset;
+  /** Options of the data set's loader (seed, quick, ...) when `dataset` is a name. */
+  datasetOptions?: ResolveOptions;
+  /** Port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** Benchmark report folder served under /report/; default `./report` when it holds an index.html. */
+  reportDir?: string;
+}
+
+export interface DemoServer {
+  /** The page's URL, e.g. `http://127.0.0.1:8080/`. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** One sample as the page receives it: raw (not standardised) features, row-major. */
+export interface DemoSample {
+  index: number;
+  /** Class index (classification), or the target / label vector. */
+  label: number | number[];
+  /** Class name (classification). */
+  labelName?: string;
+  features: Record<string, number[]>;
+}
+
+export interface DemoSamples {
+  schemaVersion: 1;
+  dataset: string | null;
+  split: SplitName | null;
+  modalities: Dataset['modalities'] | null;
+  task: Dataset['task'] | null;
+  samples: DemoSample[];
+  /** Why there are no samples, when there are none. */
+  note?: string;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.wav': 'audio/wav',
+};
+
+/** The package root (…/dist/src/web/server.js -> …; src/web/server.ts -> … when run from source). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/** The first `n` samples of the test split (else valid, else train) as the page takes them. */
+export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[]): DemoSamples {
+  if (!ds) {
+    return {
+      schemaVersion: 1, dataset: null, split: null, modalities: null, task: null, samples: [],
+      note: 'no data set was given to the demo (modalfuse demo --dataset NAME|PATH), so there are no test samples to pick',
+    };
+  }
+  const split = (['test', 'valid', 'train'] as SplitName[]).find((s) => SPLITS.includes(s) && ds.splits[s] && ds.splits[s]!.n > 0) ?? null;
+  const base = { schemaVersion: 1 as const, dataset: ds.name, split, modalities: ds.modalities, task: ds.task };
+  if (!split) return { ...base, samples: [], note: `data set "${ds.name}" has no samples` };
+  const data = ds.splits[split]!;
+  const names = (modalities ?? Object.keys(ds.modalities)).slice().sort();
+  for (const m of names) {
+    if (!ds.modalities[m]) {
+      throw new ModalfuseError('the data set lacks a modality the model reads', { modality: m, expected: names, found: Object.keys(ds.modalities) });
+    }
+  }
+  const count = Math.max(0, Math.min(n, data.n));
+  const samples: DemoSample[] = [];
+  const width = ds.task.kind === 'classification' ? 1 : ds.task.kind === 'regression' ? ds.task.targets.length : ds.task.labels.length;
+  for (let i = 0; i < count; i++) {
+    const features: Record<string, number[]> = {};
+    for (const m of names) {
+      const size = sizeOf(ds.modalities[m].shape);
+      features[m] = Array.from(data.features[m].subarray(i * size, (i + 1) * size));
+    }
+    const label = ds.task.kind === 'classification' ? data.labels[i] : Array.from(data.labels.subarray(i * width, (i + 1) * width));
+    const sample: DemoSample = { index: i, label, features };
+    if (ds.task.kind === 'classification') sample.labelName = ds.task.classes[data.labels[i]];
+    samples.push(sample);
+  }
+  return { ...base, samples };
+}
+
+/** Resolves `rel` (URL path, already decoded) inside `root`; null when it would leave it. */
+function inside(root: string, rel: string): string | null {
+  const p = path.resolve(root, `.${path.posix.normalize(`/${rel}`)}`);
+  return p === root || p.startsWith(root + path.sep) ? p : null;
+}
+
+function send(res: http.ServerResponse, status: number, body: string | Buffer, type: string): void {
+  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  res.end(body);
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  send(res, status, JSON.stringify(value), MIME['.json']);
+}
+
+function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: string | null): void {
+  if (file && fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+  if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    send(res, 404, `not found: ${req.url}\n`, MIME['.txt']);
+    return;
+  }
+  const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': fs.statSync(file).size, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}
+
+/** Starts the demo server; resolves once it listens. */
+export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
+  const root = packageRoot();
+  const webDir = path.join(root, 'web');
+  const libDir = path.join(root, 'dist', 'web');
+  const modelDir = path.resolve(opts.modelDir);
+  if (!fs.existsSync(modelDir) || !fs.statSync(modelDir).isDirectory()) {
+    throw new ModalfuseError('model folder not found', { file: modelDir, expected: 'a folder written by `modalfuse train --save DIR`' });
+  }
+  if (!fs.existsSync(path.join(libDir, 'modalfuse.js'))) {
+    throw new ModalfuseError('the browser bundle is not built (run `npm run build`)', { file: path.join(libDir, 'modalfuse.js') });
+  }
+  const reportCandidate = path.resolve(opts.reportDir ?? 'report');
+  const reportDir = fs.existsSync(path.join(reportCandidate, 'index.html')) ? reportCandidate : null;
+  if (opts.reportDir && !reportDir) {
+    throw new ModalfuseError('report folder has no index.html', { file: reportCandidate, expected: 'a folder written by `modalfuse bench --out DIR`' });
+  }
+
+  const dataset = typeof opts.dataset === 'string' ? await loadDataset(opts.dataset, opts.datasetOptions ?? {}) : opts.dataset ?? null;
+  /** Modalities the model reads (from its modalfuse.json), read per request: the folder may change. */
+  const modelModalities = (): string[] | undefined => {
+    try {
+      const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'modalfuse.json'), 'utf8')) as { inputModalities?: string[] };
+      return Array.isArray(meta.inputModalities) ? meta.inputModalities : undefined;
+    } catch {
+      return undefined; // the page reports a broken model folder itself
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        send(res, 405, 'only GET and HEAD\n', MIME['.txt']);
+        return;
+      }
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      let p: string;
+      try {
+        p = decodeURIComponent(url.pathname);
+      } catch {
+        send(res, 400, 'bad URL\n', MIME['.txt']);
+        return;
+      }
+      if (p === '/info') {
+        sendJson(res, 200, {
+          schemaVersion: 1,
+          library: LIBRARY,
+          model: '/model/',
+          bundle: '/lib/modalfuse.js',
+          report: reportDir ? '/report/' : null,
+          dataset: dataset?.name ?? null,
+        });
+        return;
+      }
+      if (p === '/samples') {
+        const n = Number(url.searchParams.get('n') ?? 20);
+        if (!Number.isInteger(n) || n < 0 || n > 1000) {
+          sendJson(res, 400, { error: `n must be an integer in 0..1000, found "${url.searchParams.get('n')}"` });
+          return;
+        }
+        try {
+          sendJson(res, 200, demoSamples(dataset, n, modelModalities()));
+        } catch (e) {
+          sendJson(res, 400, { error: (e as Error).message });
+        }
+        return;
+      }
+      if (p === '/model' || p === '/report' || p === '/lib') {
+        res.writeHead(301, { Location: `${p}/` });
+        res.end();
+        return;
+      }
+      if (p.startsWith('/model/')) return sendFile(req, res, inside(modelDir, p.slice('/model/'.length)));
+      if (p.startsWith('/lib/')) return sendFile(req, res, inside(libDir, p.slice('/lib/'.length)));
+      if (p.startsWith('/report/')) return sendFile(req, res, reportDir ? inside(reportDir, p.slice('/report/'.length)) : null);
+      return sendFile(req, res, inside(webDir, p === '/' ? 'index.html' : p.slice(1)));
+    } catch (e) {
+      send(res, 500, `internal error: ${(e as Error).message}\n`, MIME['.txt']);
+    }
+  });
+
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new ModalfuseError(`port ${opts.port ?? 8080} is in use (choose another with --port, or 0 for any free port)`, { found: `${host}:${opts.port ?? 8080}` })
+          : e,
+      ),
+    );
+    server.listen(opts.port ?? 8080, host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 8080;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((e) => (e ? reject(e) : resolve()));
+      }),
+  };
+}
