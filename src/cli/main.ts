@@ -8,30 +8,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  allOptions,
-  COMMON_OPTIONS,
-  evaluate,
-  FusionModel,
-  initBackend,
-  listMethods,
-  loadDataset,
-  ModalfuseError,
-  train,
-  type BackendName,
-  type Dataset,
-  type MethodEntry,
-  type OptionSpec,
-  type SplitName,
-  VERSION,
-} from '../index.js';
-import { BACKENDS } from '../backend/index.js';
-import { importDataset, IMPORT_DEFAULTS } from '../data/import.js';
-import { BENCH_DEFAULTS, runBench } from '../eval/bench.js';
-import { checkDataFitsModel, predictRecords, readPredictionInput } from '../eval/predict.js';
-import { readResults, writeReport, REPORT_FILE } from '../report/html.js';
-import { formatDatasetSummary, loadForInspection, summarizeDataset } from '../report/summary.js';
-import { formatResultsTable } from '../report/table.js';
+import type { BackendName } from '../backend/index.js';
+import type { Dataset, SplitName } from '../data/types.js';
+import { ModalfuseError } from '../errors.js';
+import { IMPORT_DEFAULTS, importDataset } from '../data/import.js';
+import { BENCH_DEFAULTS } from '../eval/bench_defaults.js';
+import type { MethodEntry, OptionSpec } from '../registry/types.js';
+import { VERSION } from '../version.js';
+
+// The library (and TensorFlow.js with it) loads only when a command runs, so that usage
+// errors and --help answer at once.
+const BACKEND_CHOICES = ['wasm', 'cpu', 'tensorflow'] satisfies BackendName[];
+
+async function lib() {
+  const [core, bench, predict, report, summary, table] = await Promise.all([
+    import('../index.js'),
+    import('../eval/bench.js'),
+    import('../eval/predict.js'),
+    import('../report/html.js'),
+    import('../report/summary.js'),
+    import('../report/table.js'),
+  ]);
+  return { ...core, ...bench, ...predict, ...report, ...summary, ...table };
+}
 
 // ------------------------------------------------------------------ output
 
@@ -180,9 +179,11 @@ function need<T>(v: T | undefined, flag: string): T {
 
 // ------------------------------------------------------------------ commands
 
-async function backend(cmd: Command): Promise<void> {
+async function backend(cmd: Command): Promise<Awaited<ReturnType<typeof lib>>> {
+  const L = await lib();
   const b = cmd.optsWithGlobals().backend as BackendName | undefined;
-  await initBackend(b ? { backend: b } : {});
+  await L.initBackend(b ? { backend: b } : {});
+  return L;
 }
 
 function optionText(k: string, s: OptionSpec): string {
@@ -190,7 +191,7 @@ function optionText(k: string, s: OptionSpec): string {
   return `${k}=${s.default} (${range}): ${s.description}`;
 }
 
-function methodJson(e: MethodEntry) {
+function methodJson(e: MethodEntry, allOptions: (e: MethodEntry) => Record<string, OptionSpec>) {
   return {
     name: e.name,
     family: e.family,
@@ -206,10 +207,11 @@ function methodJson(e: MethodEntry) {
   };
 }
 
-function cmdMethods(opts: { json?: boolean }): void {
+async function cmdMethods(opts: { json?: boolean }): Promise<void> {
+  const { listMethods, allOptions, COMMON_OPTIONS } = await lib();
   const methods = listMethods();
   if (opts.json) {
-    out(JSON.stringify({ schemaVersion: 1, library: `modalfuse@${VERSION}`, commonOptions: COMMON_OPTIONS, methods: methods.map(methodJson) }));
+    out(JSON.stringify({ schemaVersion: 1, library: `modalfuse@${VERSION}`, commonOptions: COMMON_OPTIONS, methods: methods.map((m) => methodJson(m, allOptions)) }));
     return;
   }
   const lines: string[] = [];
@@ -231,6 +233,7 @@ function cmdMethods(opts: { json?: boolean }): void {
 }
 
 async function cmdInspect(target: string, opts: { json?: boolean }): Promise<void> {
+  const { loadForInspection, summarizeDataset, formatDatasetSummary } = await import('../report/summary.js');
   const sets = await loadForInspection(target);
   const summaries = sets.map(summarizeDataset);
   if (opts.json) {
@@ -240,7 +243,8 @@ async function cmdInspect(target: string, opts: { json?: boolean }): Promise<voi
   out(summaries.map(formatDatasetSummary).join('\n\n'));
 }
 
-function cmdImport(opts: Record<string, unknown>): void {
+async function cmdImport(opts: Record<string, unknown>): Promise<void> {
+  const { summarizeDataset, formatDatasetSummary } = await import('../report/summary.js');
   const ds = importDataset({
     out: need(opts.out as string | undefined, '--out'),
     task: need(opts.task as 'classification' | 'regression' | 'multilabel' | undefined, '--task'),
@@ -283,7 +287,7 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
   const datasetName = need(opts.dataset as string | undefined, '--dataset');
   const method = need(opts.method as string | undefined, '--method');
   const save = need(opts.save as string | undefined, '--save');
-  await backend(cmd);
+  const { loadDataset, FusionModel, train, evaluate } = await backend(cmd);
   const data = await loadDataset(datasetName);
   const seed = (opts.seed as number | undefined) ?? 1;
   const fm = FusionModel.create(method, data, (opts.set as Record<string, unknown>) ?? {}, { seed, dataset: data.name });
@@ -311,7 +315,7 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
 }
 
 async function cmdEval(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  await backend(cmd);
+  const { FusionModel, loadDataset, checkDataFitsModel, evaluate } = await backend(cmd);
   const fm = await FusionModel.load(opts.model as string);
   const data = await loadDataset(opts.dataset as string);
   checkDataFitsModel(fm, data, `data set "${data.name}"`);
@@ -323,7 +327,7 @@ async function cmdEval(opts: Record<string, unknown>, cmd: Command): Promise<voi
 }
 
 async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  await backend(cmd);
+  const { FusionModel, readPredictionInput, predictRecords } = await backend(cmd);
   const fm = await FusionModel.load(opts.model as string);
   const input = readPredictionInput(opts.input as string, fm, opts.split as SplitName | undefined);
   const records = predictRecords(fm, input.features, input.n);
@@ -357,7 +361,7 @@ const BENCH_KEYS: Record<string, Converter> = {
 
 async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
   applyConfig(cmd, opts, BENCH_KEYS);
-  await backend(cmd);
+  const { runBench, writeReport, formatResultsTable } = await backend(cmd);
   const dir = (opts.out as string | undefined) ?? 'report';
   const results = await runBench({
     datasets: opts.dataset as string[] | undefined,
@@ -377,7 +381,8 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
   note(`wrote ${resultsFile} and ${reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
 }
 
-function cmdReport(file: string, opts: { out?: string }): void {
+async function cmdReport(file: string, opts: { out?: string }): Promise<void> {
+  const { readResults, writeReport } = await import('../report/html.js');
   const results = readResults(file);
   const dir = opts.out ?? path.dirname(file);
   const { reportFile } = writeReport(dir, results);
@@ -391,7 +396,7 @@ function buildProgram(): Command {
   program
     .description('Multimodal fusion on TensorFlow.js: list methods, import and inspect data, train, evaluate, predict, benchmark.')
     .version(VERSION, '-V, --version')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: MODALFUSE_BACKEND, else tfjs-node when installed, else wasm)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: MODALFUSE_BACKEND, else tfjs-node when installed, else wasm)').choices(BACKEND_CHOICES))
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -480,7 +485,7 @@ function buildProgram(): Command {
 
   program
     .command('report')
-    .description(`render ${REPORT_FILE} from a results.json`)
+    .description('render index.html from a results.json')
     .argument('<results>', 'results.json written by bench')
     .option('--out <dir>', 'folder for index.html (default: beside the results file)')
     .action((f, o) => cmdReport(f, o));

@@ -26,19 +26,9 @@ import { LIBRARY } from '../version.js';
 import { fusionModelCost } from './cost.js';
 import { evaluate } from './evaluate.js';
 import { primaryMetric, type Metrics } from './metrics.js';
+import { BENCH_DEFAULTS } from './bench_defaults.js';
 
-/** Defaults of `runBench` (and of `modalfuse bench` / `npm start`). */
-export const BENCH_DEFAULTS = {
-  datasets: ['synthetic'],
-  /** 15 epochs with patience 5: the default suite finishes in about 3-4 minutes on 2 cores. */
-  epochs: 15,
-  patience: 5,
-  batchSize: 64,
-  lr: 1e-3,
-  seeds: [1],
-  /** Epochs under `quick` (small data, for tests and smoke runs) when `epochs` is not given. */
-  quickEpochs: 3,
-};
+export { BENCH_DEFAULTS };
 
 export interface BenchOptions {
   /** Data set names or folders (`synthetic` expands to the suite). Default `['synthetic']`. */
@@ -195,7 +185,7 @@ function checkSeeds(seeds: number[]): void {
 }
 
 /** Loads the data sets and decides every (data set, method, options) run; throws on any bad name or option before training. */
-async function plan(opts: BenchOptions, log: (l: string) => void): Promise<{ plans: DatasetPlan[]; skipped: BenchSkip[] }> {
+async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped: BenchSkip[] }> {
   const names = opts.datasets && opts.datasets.length > 0 ? opts.datasets : BENCH_DEFAULTS.datasets;
   const datasets: Dataset[] = [];
   for (const name of names) {
@@ -256,7 +246,6 @@ async function plan(opts: BenchOptions, log: (l: string) => void): Promise<{ pla
     }
     plans.push({ data: d, runs });
   }
-  for (const s of skipped) log(`skip ${s.method} on ${s.dataset}: ${s.reason}`);
 
   // A key of `set` that no selected method declares is a mistake (a typo, or the wrong method list).
   for (const k of Object.keys(set)) {
@@ -268,6 +257,12 @@ async function plan(opts: BenchOptions, log: (l: string) => void): Promise<{ pla
     }
   }
   return { plans, skipped };
+}
+
+/** What `runBench` would run, without training: per data set the methods and their resolved options, and what is skipped. Throws on bad names or options. */
+export async function planBench(opts: BenchOptions = {}): Promise<{ datasets: { dataset: string; runs: { method: string; options: Options }[] }[]; skipped: BenchSkip[] }> {
+  const { plans, skipped } = await plan(opts);
+  return { datasets: plans.map((p) => ({ dataset: p.data.name, runs: p.runs.map((r) => ({ method: r.entry.name, options: r.options })) })), skipped };
 }
 
 function fmtMetrics(m: Metrics): string {
@@ -291,7 +286,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModalfuseError('bad batch size', { expected: 'integer >= 1', found: batchSize });
   if (!(lr > 0) || !Number.isFinite(lr)) throw new ModalfuseError('bad learning rate', { expected: 'number > 0', found: lr });
 
-  const { plans, skipped } = await plan(opts, log);
+  const { plans, skipped } = await plan(opts);
+  for (const s of skipped) log(`skip ${s.method} on ${s.dataset}: ${s.reason}`);
   const total = plans.reduce((a, p) => a + p.runs.length, 0) * seeds.length;
   if (total === 0) throw new ModalfuseError('nothing to run: no selected method fits the selected data sets', { found: skipped.map((s) => `${s.method} on ${s.dataset}`) });
   log(`bench: ${plans.length} data set(s), ${total} training run(s), ${epochs} epochs max, patience ${patience}, seeds ${seeds.join(',')}`);
