@@ -49,6 +49,11 @@ function showError(text) {
     $('model-info').textContent = 'No model loaded.';
   }
 }
+function clearError() {
+  demo.error = null;
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
 window.addEventListener('error', (e) => showError(`Unexpected error: ${e.message}`));
 window.addEventListener('unhandledrejection', (e) => showError(`Unexpected error: ${e.reason && e.reason.message ? e.reason.message : e.reason}`));
 
@@ -230,6 +235,7 @@ async function update() {
     };
     demo.updates++;
     document.body.dataset.updates = String(demo.updates);
+    if (demo.state === 'ready' && demo.error && demo.error.startsWith('Prediction failed')) clearError();
   } catch (e) {
     if (seq !== state.seq) return;
     $('prediction').textContent = '';
@@ -331,7 +337,70 @@ function drawSample() {
   tmp.getContext('2d').putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tmp, 0, 0, c.width, c.height);
+  canvasShowsSample = true;
 }
+
+/**
+ * The drawing as an MNIST digit: grayscale 0..255, white on black, its ink's bounding box
+ * scaled to fit 20 x 20 and its centre of mass moved to the centre of the w x h image
+ * (how MNIST's digits were made). The pixels then go through the model's prepareImage.
+ */
+function mnistPixels(c, w, h) {
+  const src = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let x0 = c.width;
+  let y0 = c.height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < c.height; y++) {
+    for (let x = 0; x < c.width; x++) {
+      if (src[(y * c.width + x) * 4] > 20) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
+      }
+    }
+  }
+  const pixels = new Float32Array(w * h);
+  if (x1 < 0) return pixels; // nothing drawn
+  const bw = x1 - x0 + 1;
+  const bh = y1 - y0 + 1;
+  const box = (20 / 28) * Math.min(w, h);
+  const scale = box / Math.max(bw, bh);
+  const sw = Math.max(1, Math.round(bw * scale));
+  const sh = Math.max(1, Math.round(bh * scale));
+  const fit = new OffscreenCanvas(sw, sh);
+  const fctx = fit.getContext('2d');
+  fctx.imageSmoothingEnabled = true;
+  fctx.imageSmoothingQuality = 'high';
+  fctx.drawImage(c, x0, y0, bw, bh, 0, 0, sw, sh);
+  const small = fctx.getImageData(0, 0, sw, sh).data;
+  let mass = 0;
+  let cx = 0;
+  let cy = 0;
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      const v = small[(y * sw + x) * 4];
+      mass += v;
+      cx += v * x;
+      cy += v * y;
+    }
+  }
+  const ox = Math.round(w / 2 - (mass > 0 ? cx / mass : sw / 2) - 0.5);
+  const oy = Math.round(h / 2 - (mass > 0 ? cy / mass : sh / 2) - 0.5);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      const tx = x + ox;
+      const ty = y + oy;
+      if (tx < 0 || ty < 0 || tx >= w || ty >= h) continue;
+      const i = (y * sw + x) * 4;
+      pixels[ty * w + tx] = (small[i] + small[i + 1] + small[i + 2]) / 3;
+    }
+  }
+  return pixels;
+}
+
+let canvasShowsSample = false;
 
 function setupDrawing(m) {
   imageModality = m;
@@ -345,6 +414,12 @@ function setupDrawing(m) {
     return [((e.clientX - r.left) / r.width) * c.width, ((e.clientY - r.top) / r.height) * c.height];
   };
   c.addEventListener('pointerdown', (e) => {
+    if (canvasShowsSample) {
+      // start a drawing on a black canvas, not over the test image
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, c.width, c.height);
+      canvasShowsSample = false;
+    }
     drawing = true;
     c.setPointerCapture(e.pointerId);
     ctx.beginPath();
@@ -365,6 +440,7 @@ function setupDrawing(m) {
   $('draw-clear').addEventListener('click', () => {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, c.width, c.height);
+    canvasShowsSample = false;
   });
   $('draw-reset').addEventListener('click', () => {
     delete state.inputs[m];
@@ -373,15 +449,7 @@ function setupDrawing(m) {
   });
   $('draw-use').addEventListener('click', () => {
     const [h, w] = state.meta.modalities[m].shape;
-    const small = new OffscreenCanvas(w, h);
-    const sctx = small.getContext('2d');
-    sctx.imageSmoothingEnabled = true;
-    sctx.imageSmoothingQuality = 'high';
-    sctx.drawImage(c, 0, 0, w, h);
-    const rgba = sctx.getImageData(0, 0, w, h).data;
-    const pixels = new Float32Array(w * h);
-    for (let i = 0; i < w * h; i++) pixels[i] = (rgba[i * 4] + rgba[i * 4 + 1] + rgba[i * 4 + 2]) / 3; // 0..255
-    state.inputs[m] = { kind: 'image', pixels, width: w, height: h };
+    state.inputs[m] = { kind: 'image', pixels: mnistPixels(c, w, h), width: w, height: h };
     update();
   });
 }
@@ -435,11 +503,11 @@ async function main() {
   }
   if (imageModality && !loaded.preparers.image) {
     $('draw-use').disabled = true;
-    $('draw-use').title = 'this build has no prepareImage (AV-MNIST) registered: pick a test sample';
+    $('draw-use').title = 'this model has no fitted image transforms (modalfuse.json "transforms"): pick a test sample';
   }
   if (audioModality && !loaded.preparers.audio) {
     $('wav').disabled = true;
-    $('wav').title = 'this build has no prepareAudio (AV-MNIST) registered: pick a test recording';
+    $('wav').title = 'this model has no fitted audio transforms (modalfuse.json "transforms"): pick a test recording';
   }
   buildToggles();
   $('app').hidden = false;

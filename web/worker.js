@@ -63,7 +63,11 @@ async function handle(msg) {
     } catch (e) {
       throw new Error(`Could not load the model from ${modelUrl}: ${e && e.message ? e.message : e}`);
     }
-    return { type: 'loaded', backend, meta: fm.meta, weights: mf.fusionWeights(fm), preparers: mf.preparerKinds(), library: mf.LIBRARY };
+    // Drawn / uploaded inputs need the model's fitted transforms (AV-MNIST: modalfuse.json "transforms").
+    const kinds = mf.preparerKinds();
+    const hasTransforms = !!fm.meta.transforms;
+    const preparers = { image: kinds.image && hasTransforms, audio: kinds.audio && hasTransforms };
+    return { type: 'loaded', backend, meta: fm.meta, weights: mf.fusionWeights(fm), preparers, library: mf.LIBRARY };
   }
   if (!fm) throw new Error('the model is not loaded');
   if (msg.type === 'explain') {

@@ -3,10 +3,10 @@
  * with the model's fitted `transforms` (modalfuse.json) applied exactly as in Node.
  *
  * The preparation itself belongs to the data set that defines it (AV-MNIST:
- * `prepareImage` / `prepareAudio` in src/data/avmnist.ts). This module only holds the
- * contract and the registration point, so the browser bundle works for every model
- * (vector / synthetic models need none of it) and picks the AV-MNIST preparation up as soon
- * as it is registered in src/web/browser.ts (see HOOK(avmnist) there).
+ * `prepareImage` / `prepareAudio` in src/data/avmnist_transforms.ts, adapted to fetched
+ * model files in ./avmnist_web.ts). This module only holds the contract and the
+ * registration point (src/web/browser.ts registers AV-MNIST's), so other data sets with
+ * their own transforms can register theirs the same way.
  *
  * No `node:` import here: this is part of the browser bundle.
  */
@@ -82,7 +82,7 @@ export function urlContext(meta: ModelMeta, modality: string, modelUrl: string):
 function needs(kind: 'image' | 'audio'): never {
   const fn = kind === 'image' ? 'prepareImage' : 'prepareAudio';
   throw new ModalfuseError(
-    `this build cannot prepare ${kind === 'image' ? 'a drawn image' : 'an uploaded recording'} for the model: ${fn} (src/data/avmnist.ts) is not registered; pick a test sample instead`,
+    `this build cannot prepare ${kind === 'image' ? 'a drawn image' : 'an uploaded recording'} for the model: no ${fn} is registered; pick a test sample instead`,
     { expected: fn, found: 'not registered' },
   );
 }
