@@ -2,7 +2,8 @@
  * Unimodal encoders: turn one modality's (normalised) input into a feature vector.
  * - vector: MLP (`encoderLayers` dense layers of width `hidden`)
  * - sequence / text: LSTM of `hidden` units (last state)
- * - image / audio / video frame: small CNN (conv-relu-pool x2, then dense `hidden`)
+ * - image / audio / video frame: small configurable CNN (./cnn.ts: `convFilters` blocks of
+ *   conv-[bn]-relu-pool, then dense `hidden`)
  * Every initialiser takes a seed drawn from the model's seed, so builds are reproducible.
  */
 import { tfl } from '../backend/index.js';
@@ -10,16 +11,20 @@ import type { ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { SeededDropout } from './dropout.js';
+import { CNN_DEFAULTS, cnnEncoder, type CnnOptions } from './cnn.js';
 
 export { SeededDropout };
+export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
 
 export interface EncoderOptions {
   hidden: number;
   encoderLayers: number;
   dropout: number;
   activation: string;
-  /** Filters of the CNN's conv blocks. */
+  /** Filters of the CNN's conv blocks (same as cnn.filters; kept for callers that set only this). */
   convFilters?: number[];
+  /** CNN encoder settings (image/audio/video kinds); `cnnOptionsFrom(options)` makes them from method options. */
+  cnn?: Partial<CnnOptions>;
 }
 
 export type Sym = tfl.SymbolicTensor;
@@ -78,16 +83,8 @@ export function encode(x: Sym, spec: ModalitySpec, opts: EncoderOptions, rng: Rn
     return dropout(h, opts.dropout, rng, `${prefix}_drop`);
   }
   if (kind === 'cnn') {
-    const filters = opts.convFilters ?? [16, 32];
-    filters.forEach((f, i) => {
-      h = tfl.layers
-        .conv2d({ filters: f, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: glorot(rng), name: `${prefix}_conv${i + 1}` })
-        .apply(h) as Sym;
-      h = tfl.layers.maxPooling2d({ poolSize: 2, name: `${prefix}_pool${i + 1}` }).apply(h) as Sym;
-    });
-    h = tfl.layers.flatten({ name: `${prefix}_flatten` }).apply(h) as Sym;
-    h = dense(h, opts.hidden, rng, `${prefix}_dense`, opts.activation);
-    return dropout(h, opts.dropout, rng, `${prefix}_drop`);
+    const cnn = { ...CNN_DEFAULTS, ...(opts.convFilters ? { filters: opts.convFilters } : {}), ...opts.cnn };
+    return cnnEncoder(h, spec, { hidden: opts.hidden, activation: opts.activation, dropout: opts.dropout, cnn }, rng, prefix, glorot, dropout);
   }
   throw new ModalfuseError('no encoder for modality', { expected: 'vector, sequence or image shape', found: spec });
 }

@@ -4,7 +4,7 @@
  * of the model (so `image-only` needs only images).
  */
 import { tfl } from '../backend/index.js';
-import { dense, dropout, encode, type EncoderOptions } from '../encoders/index.js';
+import { cnnOptionsFrom, dense, dropout, encode, type EncoderOptions } from '../encoders/index.js';
 import { taskWidth } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { getMethod, incompatibility, resolveOptions, type BuildContext, type BuildOutput, type DataSpec, type MethodEntry, type Options, type Sym } from '../registry/index.js';
@@ -50,6 +50,7 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
     encoderLayers: options.encoderLayers as number,
     dropout: options.dropout as number,
     activation: options.activation as string,
+    cnn: cnnOptionsFrom(options),
   };
   const encoded: Record<string, Sym> = {};
   const outWidth = taskWidth(spec.task);

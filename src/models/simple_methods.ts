@@ -1,7 +1,7 @@
 /** Registry entries of the simple family: early, pixel, late, hybrid and unimodal methods. */
 import { tfl } from '../backend/index.js';
 import { ConcatFusion, LateCombine, LateStack, PixelStack, ProductFusion, SumFusion } from '../fusion/index.js';
-import { encode } from '../encoders/index.js';
+import { cnnOptionsFrom, encode } from '../encoders/index.js';
 import { register, registerUnimodal, type BuildContext, type MethodEntry, type Sym } from '../registry/index.js';
 import type { DataSpec } from '../registry/types.js';
 
@@ -101,6 +101,7 @@ export function encoderOpts(ctx: BuildContext) {
     encoderLayers: ctx.options.encoderLayers as number,
     dropout: ctx.options.dropout as number,
     activation: ctx.options.activation as string,
+    cnn: cnnOptionsFrom(ctx.options),
   };
 }
 

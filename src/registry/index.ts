@@ -17,6 +17,11 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   dropout: { type: 'number', default: 0, min: 0, max: 0.95, description: 'dropout rate after encoders and head layers' },
   head: { type: 'string', default: 'mlp', values: ['mlp', 'linear'], description: 'mlp: one hidden layer after the fusion; linear: a single linear layer' },
   headHidden: { type: 'integer', default: 64, min: 1, description: 'hidden width of the mlp head' },
+  // CNN encoders of image / audio / video inputs (src/encoders/cnn.ts)
+  convFilters: { type: 'string', default: '16,32', description: 'CNN encoders (image/audio): filters per conv block, comma-separated, e.g. "16,32"' },
+  convKernel: { type: 'integer', default: 3, min: 1, max: 15, description: 'CNN encoders: kernel size of every conv layer' },
+  convPool: { type: 'string', default: 'max', values: ['max', 'avg', 'none'], description: 'CNN encoders: 2x2 pooling after each conv block' },
+  convBatchNorm: { type: 'boolean', default: false, description: 'CNN encoders: batch normalisation after each conv' },
 };
 
 const entries = new Map<string, MethodEntry>();
