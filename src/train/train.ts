@@ -14,6 +14,7 @@ import { computeMetrics, primaryMetric, type Metrics } from '../eval/metrics.js'
 import { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
 import { taskLoss, type RegressionLoss } from './losses.js';
+import { applyModalityDropout, checkModalityDropout } from './modality_dropout.js';
 
 export interface TrainOptions {
   epochs?: number;
@@ -33,6 +34,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Add acc2/acc7 to regression metrics (sentiment scores on -3..3). */
   sentiment?: boolean;
+  /** Probability per sample and modality of zeroing its preprocessed input while training (never all at once); see ./modality_dropout.ts. */
+  modalityDropout?: number;
 }
 
 export interface EpochRecord {
@@ -125,6 +128,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new ModalfuseError('bad batch size', { expected: 'integer >= 1', found: o.batchSize });
   if (!(o.lr > 0)) throw new ModalfuseError('bad learning rate', { expected: 'number > 0', found: o.lr });
   checkDataFitsModel(fm, data);
+  if (o.modalityDropout !== undefined) checkModalityDropout(o.modalityDropout);
   const validSplit: SplitData | undefined = data.splits.valid && data.splits.valid.n > 0 ? data.splits.valid : undefined;
   const task = fm.meta.task;
   const classification = task.kind === 'classification';
@@ -175,12 +179,13 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now();
     const perm = new Rng(o.seed * 100003 + epoch).permutation(n);
+    const dropRng = new Rng(o.seed * 100003 + epoch + 0x6d64); // modality dropout masks
     let lossSum = 0;
     let batches = 0;
     for (let s = 0; s < n; s += o.batchSize) {
       const idx = perm.subarray(s, Math.min(n, s + o.batchSize));
       const cost: tf.Scalar = tf.tidy(() => {
-        const xs = fm.batchTensors(pre, idx);
+        const xs = applyModalityDropout(fm.batchTensors(pre, idx), o.modalityDropout ?? 0, dropRng);
         const y = labelTensor(trainSplit.labels, idx, width, classification);
         return optimizer.minimize(
           () => {
