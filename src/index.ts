@@ -29,3 +29,11 @@ export * from './eval/metrics.js';
 export * from './eval/evaluate.js';
 export * from './eval/cost.js';
 export { VERSION, LIBRARY } from './version.js';
+// AV-MNIST (importing it registers the `avmnist` data set name), its DSP, robustness, protocol
+export * from './data/avmnist.js';
+export { LogMel, RealFFT, logMelSpectrogram, melBandCenters, melFilterbank, recordingToLogMel } from './data/audio.js';
+export { fitPcaFraction, pcaReconstruct, type PcaFit } from './data/pca.js';
+export * from './eval/robustness.js';
+export * from './eval/avmnist_protocol.js';
+export { applyModalityDropout, modalityDropoutMasks } from './train/modality_dropout.js';
+export { CNN_DEFAULTS, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions } from './encoders/cnn.js';
