@@ -48,13 +48,18 @@ function timeNode(fm: FusionModel, features: Record<string, Float32Array>, n: nu
     times.push(performance.now() - t0);
   }
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  return { meanMs: mean, medianMs: median(times), perSampleMs: mean / n };
+  return { meanMs: mean, medianMs: median(times), p95Ms: quantile(times, 0.95), perSampleMs: mean / n };
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 type Api = {
   state: string;
   error: string | null;
-  bench(f: Record<string, number[]>, n: number, repeats: number): Promise<{ meanMs: number; medianMs: number; perSampleMs: number; backend: string }>;
+  bench(f: Record<string, number[]>, n: number, repeats: number): Promise<{ meanMs: number; medianMs: number; p95Ms: number; perSampleMs: number; backend: string }>;
   predict(f: Record<string, number[]>, n: number): Promise<number[]>;
 };
 
@@ -130,6 +135,7 @@ async function main() {
       console.log(`                                         Node   Chromium   (ms per sample)`);
       console.log(`single sample, mean                 ${f(node1.meanMs)}  ${f(res.single.meanMs)}`);
       console.log(`single sample, median               ${f(node1.medianMs)}  ${f(res.single.medianMs)}`);
+      console.log(`single sample, 95th percentile      ${f(node1.p95Ms)}  ${f(res.single.p95Ms)}`);
       console.log(`batch of ${String(nBatch).padEnd(4)} per sample           ${f(nodeB.perSampleMs)}  ${f(res.batched.perSampleMs)}`);
       console.log(`page round trip main->worker->main, med.        -  ${f(res.roundTripMedianMs)}`);
     } finally {

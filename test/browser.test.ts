@@ -20,7 +20,7 @@ import { FusionModel } from '../src/models/fusion_model.js';
 import { train } from '../src/train/train.js';
 import { explainSample, fusionWeights, predictWithout, type Explanation } from '../src/web/explain.js';
 import { serveDemo, type DemoSamples, type DemoServer } from '../src/web/server.js';
-import { chromiumMissing, launchChromium, type Browser } from './browser_helpers.js';
+import { chromiumMissing, inCI, launchChromium, type Browser } from './browser_helpers.js';
 import { maxAbsDiff, tmpDir } from './helpers.js';
 
 interface DemoApi {
@@ -151,7 +151,7 @@ test('explainSample agrees with predict and predictWithout', () => {
 // ------------------------------------------------------------------ in Chromium
 
 const missing = chromiumMissing();
-const skip = missing && !process.env.CI ? missing : false;
+const skip = missing && !inCI() ? missing : false;
 
 async function openDemo(browser: Browser, url: string): Promise<DemoApi> {
   await browser.page.goto(url);
@@ -176,6 +176,10 @@ test('in Chromium: the page predicts as Node does, with modalities switched off,
   const demo: DemoServer = await serveDemo({ modelDir, dataset: data, port: 0, reportDir });
   const browser = await launchChromium(tmp);
   const why = () => `\npage log:\n${browser.log.join('\n')}`;
+  const foreign: string[] = []; // offline: nothing but the demo server is ever asked
+  browser.context.on('request', (r) => {
+    if (!r.url().startsWith(demo.url) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) foreign.push(r.url());
+  });
   try {
     const first = await openDemo(browser, demo.url);
     assert.equal(first.state, 'ready', `page state ${first.state}: ${first.error}${why()}`);
@@ -246,6 +250,7 @@ test('in Chromium: the page predicts as Node does, with modalities switched off,
     await browser.page.goto(`${demo.url}report/`);
     assert.equal(await browser.page.title(), 'modalfuse benchmark');
     assert.deepEqual(browser.log.filter((l) => l.startsWith('[pageerror]')), []);
+    assert.deepEqual(foreign, [], 'the page asked for something outside the demo server');
   } finally {
     await browser.close();
     await demo.close();

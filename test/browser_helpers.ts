@@ -9,6 +9,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.MODALFUSE_CHROMIUM ?? '/usr/bin/chromium';
 
+/** In CI (CI set and not "false"/"0") the browser checks must run: a missing browser fails them. */
+export function inCI(): boolean {
+  const v = process.env.CI;
+  return !!v && v !== 'false' && v !== '0';
+}
+
 /** Why the browser checks cannot run here, or null when they can. */
 export function chromiumMissing(): string | null {
   if (fs.existsSync(CHROMIUM)) return null;

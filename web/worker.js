@@ -7,7 +7,7 @@
 //   out: { type: 'loaded', backend, meta, weights, preparers }
 //        { type: 'result', probs, predicted, contributions, weights, disabled, ms, prepared }
 //        { type: 'predicted', probs }
-//        { type: 'bench', n, repeats, meanMs, medianMs, perSampleMs, backend }
+//        { type: 'bench', n, repeats, meanMs, medianMs, p95Ms, perSampleMs, backend }
 //        { type: 'error', message }
 // UserInput: { kind: 'image', pixels: Float32Array, width, height } | { kind: 'audio', wav: Uint8Array }
 
@@ -98,7 +98,9 @@ async function handle(msg) {
       times.push(performance.now() - t0);
     }
     const mean = times.reduce((a, b) => a + b, 0) / times.length;
-    return { type: 'bench', n, repeats, meanMs: mean, medianMs: median(times), perSampleMs: mean / n, backend: mf.backendName() };
+    const sorted = [...times].sort((a, b) => a - b);
+    const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))];
+    return { type: 'bench', n, repeats, meanMs: mean, medianMs: median(times), p95Ms: p95, perSampleMs: mean / n, backend: mf.backendName() };
   }
   throw new Error(`unknown request "${msg.type}"`);
 }
