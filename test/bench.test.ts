@@ -78,6 +78,9 @@ test('bench CLI writes results.json (valid against the schema) and a self-contai
     assert.equal(x.history.length, 2);
     assert.equal(x.options.hidden, 16, '--set hidden applies to every method');
     assert.ok(x.params > 0 && x.flopsPerSample > 0 && x.trainSamplesPerSec > 0);
+    const mods = x.method === 'a-only' ? ['a'] : ['a', 'b'];
+    assert.deepEqual([...new Set(x.robustness!.map((e) => e.modality))], mods, 'robustness sweep over the modalities the model reads');
+    assert.ok(x.robustness!.some((e) => e.corruption === 'missing') && x.robustness!.some((e) => e.corruption === 'noise'));
   }
   assert.equal(red.results.find((x) => x.method === 'sum')!.options.units, 8, '--set units applies to sum');
   assert.ok(!('units' in red.results[0].options), 'and not to concat');
@@ -132,8 +135,9 @@ test('runBench in the library: mean and std over seeds; report writes and render
   assert.equal(sampleStd([1, 2, 3]), 1);
   assert.equal(sampleStd([5]), 0);
   const logs: string[] = [];
-  const res = await runBench({ datasets: ['synthetic:unique'], methods: ['concat'], seeds: [3], epochs: 1, quick: true, log: (l) => logs.push(l) });
+  const res = await runBench({ datasets: ['synthetic:unique'], methods: ['concat'], seeds: [3], epochs: 1, quick: true, robustness: false, log: (l) => logs.push(l) });
   assertValid(res);
+  assert.equal(res.datasets[0].results[0].robustness, undefined, 'robustness: false');
   assert.equal(res.datasets[0].results[0].metricsStd, undefined, 'no std with one seed');
   assert.ok(logs.some((l) => /\[1\/1\] synthetic:unique concat seed 3/.test(l)));
   assert.match(formatResultsTable(res), /concat/);
@@ -240,10 +244,14 @@ test('the page renderer draws any results: tables, charts, robustness, confusion
             [40, 10],
             [5, 45],
           ],
-          robustness: [0, 0.5, 1].flatMap((level) => [
-            { modality: 'audio', corruption: 'missing', level, metrics: { accuracy: 0.9 - level / 3 } },
-            { modality: 'image', corruption: 'noise', level, metrics: { accuracy: 0.9 - level / 4 } },
-          ]),
+          robustness: [
+            { modality: 'audio', corruption: 'missing', level: 1, metrics: { accuracy: 0.6 } },
+            { modality: 'image', corruption: 'missing', level: 1, metrics: { accuracy: 0.5 } },
+            ...[0.5, 1, 2].flatMap((level) => [
+              { modality: 'audio', corruption: 'noise', level, metrics: { accuracy: 0.9 - level / 3 } },
+              { modality: 'image', corruption: 'noise', level, metrics: { accuracy: 0.9 - level / 4 } },
+            ]),
+          ],
         })),
       },
     ],
@@ -258,11 +266,17 @@ test('the page renderer draws any results: tables, charts, robustness, confusion
   assert.match(text, /not aligned/);
   assert.deepEqual(
     a.charts.map((c) => c.type),
-    ['scatter', 'line', 'line', 'line', 'line'],
-    'scatter, loss, valid metric, robustness x2',
+    ['scatter', 'line', 'line', 'bar', 'line', 'line'],
+    'scatter, loss, valid metric, missing modality (bars), noise per modality (curves)',
   );
   assert.deepEqual(a.charts[0].data.datasets.map((d) => d.label), ['concat', 'lmf']);
-  assert.equal(a.charts[3].data.datasets[0].data.length, 3);
+  assert.deepEqual(a.charts[3].data.datasets[1].data, [0.6, 0.5], 'lmf with audio, image missing');
+  assert.deepEqual(a.charts[4].data.datasets[1].data, [
+    { x: 0, y: 0.9 },
+    { x: 0.5, y: 0.9 - 0.5 / 3 },
+    { x: 1, y: 0.9 - 1 / 3 },
+    { x: 2, y: 0.9 - 2 / 3 },
+  ], 'noise on audio: clean point first');
   assert.equal(a.root.all('table').length, 2, 'results table and confusion matrix');
 
   // Minimal and odd files still render without throwing.

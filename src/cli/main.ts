@@ -357,6 +357,7 @@ const BENCH_KEYS: Record<string, Converter> = {
   quick: bool,
   out: str,
   verbose: bool,
+  robustness: bool,
 };
 
 async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
@@ -374,6 +375,7 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
     seeds: opts.seeds as number[] | undefined,
     quick: !!opts.quick,
     verbose: !!opts.verbose,
+    robustness: opts.robustness !== false,
     log: note,
   });
   const { resultsFile, reportFile } = writeReport(dir, results);
@@ -478,6 +480,7 @@ function buildProgram(): Command {
     .option('--lr <x>', `learning rate (default ${BENCH_DEFAULTS.lr})`, positiveArg)
     .option('--seeds <list>', 'comma-separated training seeds; mean and standard deviation over them (default 1)', seedsArg)
     .option('--quick', 'small generated data and few epochs (smoke test)')
+    .option('--no-robustness', 'skip the robustness sweep (each modality missing, Gaussian noise on each modality)')
     .option('--verbose', 'also print every epoch')
     .option('--config <file>', 'JSON file with these options (and method options); the command line wins')
     .option('--out <dir>', 'report folder (default report)')

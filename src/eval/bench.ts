@@ -27,6 +27,7 @@ import { fusionModelCost } from './cost.js';
 import { evaluate } from './evaluate.js';
 import { primaryMetric, type Metrics } from './metrics.js';
 import { BENCH_DEFAULTS } from './bench_defaults.js';
+import { robustnessSweep } from './robustness.js';
 
 export { BENCH_DEFAULTS };
 
@@ -45,6 +46,13 @@ export interface BenchOptions {
   seeds?: number[];
   /** Small generated data and few epochs (tests, smoke runs). */
   quick?: boolean;
+  /**
+   * Robustness sweep of the first seed's model on the test split: each modality missing,
+   * and Gaussian noise at `robustnessLevels` (default true; evaluation only, cheap).
+   */
+  robustness?: boolean;
+  /** Noise levels of the sweep (noise std / feature std); default ROBUSTNESS_LEVELS. */
+  robustnessLevels?: number[];
   /** Seed of generated data sets (default 0, the same data `train` and `eval` see). */
   dataSeed?: number;
   /** Progress lines (stderr in the CLI). */
@@ -95,6 +103,7 @@ export interface BenchMethodResult {
   history: BenchHistoryEntry[];
   /** Test confusion matrix of the first seed (rows: truth, columns: prediction). */
   confusion?: number[][];
+  /** Test metrics of the first seed's model under corrupted modalities. */
   robustness?: RobustnessEntry[];
 }
 
@@ -299,7 +308,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     const results: BenchMethodResult[] = [];
     for (const { entry, options } of runs) {
       const perSeed: { metrics: Metrics; trainSps: number; inferSps: number; secs: number; epochs: number }[] = [];
-      let first: Pick<BenchMethodResult, 'params' | 'flopsPerSample' | 'activationBytesPerSample' | 'history' | 'confusion'> | null = null;
+      let first: Pick<BenchMethodResult, 'params' | 'flopsPerSample' | 'activationBytesPerSample' | 'history' | 'confusion' | 'robustness'> | null = null;
       for (const seed of seeds) {
         const fm = FusionModel.create(entry.name, spec, options, { seed, dataset: data.name });
         try {
@@ -326,6 +335,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
                 seconds: h.seconds,
               })),
               confusion: ev.confusion,
+              robustness:
+                opts.robustness === false
+                  ? undefined
+                  : robustnessSweep(fm, data, { split: 'test', levels: opts.robustnessLevels }).map((p) => ({ ...p, metrics: cleanMetrics(p.metrics) })),
             };
           }
           done++;
@@ -359,6 +372,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         ...(seeds.length > 1 ? { metricsStd } : {}),
         history: first!.history,
         ...(first!.confusion ? { confusion: first!.confusion } : {}),
+        ...(first!.robustness ? { robustness: first!.robustness } : {}),
       };
       results.push(r);
       opts.onResult?.(data.name, r);
@@ -392,6 +406,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       datasets: opts.datasets && opts.datasets.length > 0 ? [...opts.datasets] : BENCH_DEFAULTS.datasets,
       methods: opts.methods ? [...opts.methods] : null,
       set: { ...(opts.set ?? {}) },
+      robustness: opts.robustness !== false,
     },
     datasets,
     skipped,

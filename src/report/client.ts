@@ -13,10 +13,12 @@ export function clientRender(): void {
   const doc = document;
   const ChartCtor: any = (globalThis as any).Chart;
   const LOWER_IS_BETTER = ['mae', 'mse', 'rmse', 'loss'];
+  // Tableau 10, then darker companions: distinct for up to 20 methods.
   const PALETTE = [
-    '#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#db2777', '#65a30d',
-    '#7c3aed', '#ca8a04', '#0d9488', '#4b5563', '#be123c', '#1d4ed8', '#15803d', '#a16207',
+    '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+    '#1f3b73', '#a6501b', '#8f1d21', '#2f6f6a', '#2d6a27', '#9a7d0a', '#6b3d66', '#c2185b', '#5d4037', '#424242',
   ];
+  const POINT_STYLES = ['circle', 'triangle', 'rect', 'rectRot', 'star', 'crossRot', 'rectRounded', 'cross'];
 
   const root = doc.getElementById('report')!;
   let results: AnyObj;
@@ -63,7 +65,7 @@ export function clientRender(): void {
     if (!isNum(v)) return '–';
     const a = Math.abs(v);
     const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
-    for (const [f, u] of units) if (a >= f) return (v / f).toFixed(a / f >= 100 ? 0 : 1) + u;
+    for (const [f, u] of units) if (a >= f) return (Number.isInteger(v / f) || a / f >= 100 ? (v / f).toFixed(0) : (v / f).toFixed(1)) + u;
     return a >= 10 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
   }
   function fmtBytes(v: unknown): string {
@@ -77,6 +79,18 @@ export function clientRender(): void {
   function colorOf(method: string): string {
     if (!colorIndex.has(method)) colorIndex.set(method, colorIndex.size);
     return PALETTE[colorIndex.get(method)! % PALETTE.length];
+  }
+  function pointStyleOf(method: string): string {
+    colorOf(method);
+    return POINT_STYLES[colorIndex.get(method)! % POINT_STYLES.length];
+  }
+  /** Log-axis ticks: only 1, 2 and 5 times a power of ten, in SI units. */
+  function logTick(v: unknown): string {
+    const x = Number(v);
+    if (!(x > 0)) return '';
+    const e = Math.pow(10, Math.floor(Math.log10(x) + 1e-9));
+    const m = Math.round((x / e) * 1000) / 1000;
+    return m === 1 || m === 2 || m === 5 ? fmtSI(x) : '';
   }
 
   function primaryOf(ds: AnyObj): { key: string; higherIsBetter: boolean } | null {
@@ -123,8 +137,12 @@ export function clientRender(): void {
     interaction: { mode: 'nearest', intersect: false },
     plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, font: { size: 11 } } } },
     scales: {
-      x: { type: xLog ? 'logarithmic' : 'linear', title: { display: true, text: xTitle }, ticks: xInteger ? { precision: 0 } : {} },
-      y: { type: 'linear', grace: '5%', title: { display: true, text: yTitle } },
+      x: {
+        type: xLog ? 'logarithmic' : 'linear',
+        title: { display: true, text: xTitle },
+        ticks: xLog ? { callback: logTick, maxRotation: 0, autoSkip: false } : xInteger ? { precision: 0 } : {},
+      },
+      y: { type: 'linear', title: { display: true, text: yTitle } },
     },
   });
 
@@ -267,10 +285,11 @@ export function clientRender(): void {
             datasets: pts.map((r) => ({
               label: String(r.method),
               data: [{ x: r.params, y: r.metrics[pm.key] }],
-              backgroundColor: colorOf(String(r.method)),
+              backgroundColor: colorOf(String(r.method)) + 'cc',
               borderColor: colorOf(String(r.method)),
-              pointRadius: 6,
-              pointHoverRadius: 8,
+              pointStyle: pointStyleOf(String(r.method)),
+              pointRadius: 7,
+              pointHoverRadius: 9,
             })),
           },
           options: (() => {
@@ -279,6 +298,8 @@ export function clientRender(): void {
             // room around the extreme points (a log axis has no grace option)
             o.scales.x.min = Math.min(...ps) / 1.25;
             o.scales.x.max = Math.max(...ps) * 1.25;
+            o.scales.y.grace = '8%';
+            o.plugins.legend.labels.usePointStyle = true;
             o.plugins.tooltip = {
               callbacks: {
                 label: (c: AnyObj) => c.dataset.label + ': ' + pm.key + ' ' + fmtMetric(c.parsed.y) + ', ' + fmtInt(c.parsed.x) + ' params',
@@ -319,44 +340,69 @@ export function clientRender(): void {
       }
     }
 
-    // ---- robustness: one chart per (modality, corruption)
-    const robust = rs.filter((r) => Array.isArray(r.robustness) && r.robustness.length > 0);
+    // ---- robustness: per corruption with several levels (noise), a curve per modality:
+    // metric vs level, starting from the clean test metric at level 0; per corruption with
+    // a single level (missing), one bar chart: the metric with each modality corrupted.
+    const robust = rs.filter((r) => Array.isArray(r.robustness) && r.robustness.some((e: AnyObj) => e && typeof e === 'object'));
     if (robust.length > 0) {
-      const groups: string[] = [];
-      for (const r of robust) {
-        for (const e of r.robustness) {
-          const g = String(e.modality) + '\u0000' + String(e.corruption);
-          if (!groups.includes(g)) groups.push(g);
+      const all: AnyObj[] = robust.flatMap((r) => r.robustness.filter((e: AnyObj) => e && typeof e === 'object'));
+      const corruptions: string[] = [];
+      for (const e of all) if (!corruptions.includes(String(e.corruption))) corruptions.push(String(e.corruption));
+      const metricFor = (entries: AnyObj[]): string | undefined => {
+        if (pm && entries.some((e) => isNum(e.metrics?.[pm.key]))) return pm.key;
+        const f = entries.find((e) => e.metrics && Object.keys(e.metrics).some((k) => isNum(e.metrics[k])));
+        return f ? Object.keys(f.metrics).find((k) => isNum(f.metrics[k])) : undefined;
+      };
+      for (const corruption of corruptions) {
+        const entries = all.filter((e) => String(e.corruption) === corruption);
+        const k = metricFor(entries);
+        if (!k) continue;
+        const levels = [...new Set(entries.map((e) => e.level).filter(isNum))];
+        const modalities = [...new Set(entries.map((e) => String(e.modality)))].sort();
+        const pick = (r: AnyObj, modality: string) =>
+          r.robustness.filter((e: AnyObj) => e && String(e.modality) === modality && String(e.corruption) === corruption && isNum(e.level) && isNum(e.metrics?.[k]));
+        if (levels.length <= 1) {
+          const sets = robust
+            .map((r) => ({
+              label: String(r.method),
+              data: modalities.map((m) => {
+                const e = pick(r, m)[0];
+                return e ? e.metrics[k] : null;
+              }),
+              backgroundColor: colorOf(String(r.method)),
+              borderColor: colorOf(String(r.method)),
+            }))
+            .filter((d) => d.data.some((v) => v !== null));
+          const o = baseOptions('modality ' + corruption + (levels.length === 1 && levels[0] !== 1 ? ' (level ' + levels[0] + ')' : ''), k + ' (test)');
+          o.scales.x = { type: 'category', title: o.scales.x.title };
+          o.scales.y.beginAtZero = true;
+          grid.appendChild(
+            chartBox('robustness: one modality ' + corruption, { type: 'bar', data: { labels: modalities, datasets: sets }, options: o }, 'Clean test values are in the table.'),
+          );
+          continue;
         }
-      }
-      for (const g of groups) {
-        const [modality, corruption] = g.split('\u0000');
-        let mkey = pm?.key;
-        const entries = robust.flatMap((r) => r.robustness.filter((e: AnyObj) => String(e.modality) === modality && String(e.corruption) === corruption));
-        if (!mkey || !entries.some((e: AnyObj) => isNum(e.metrics?.[mkey!]))) {
-          const f = entries.find((e: AnyObj) => e.metrics && Object.keys(e.metrics).length > 0);
-          mkey = f ? Object.keys(f.metrics)[0] : undefined;
+        for (const modality of modalities) {
+          const sets = robust
+            .map((r) => {
+              const pts = pick(r, modality)
+                .map((e: AnyObj) => ({ x: e.level, y: e.metrics[k] }))
+                .sort((a: AnyObj, b: AnyObj) => a.x - b.x);
+              if (pts.length > 0 && pts[0].x > 0 && isNum(r.metrics?.[k])) pts.unshift({ x: 0, y: r.metrics[k] });
+              return {
+                label: String(r.method),
+                data: pts,
+                borderColor: colorOf(String(r.method)),
+                backgroundColor: colorOf(String(r.method)),
+                pointRadius: 2.5,
+                borderWidth: 1.5,
+              };
+            })
+            .filter((d) => d.data.length > 0);
+          if (sets.length === 0) continue;
+          grid.appendChild(
+            chartBox('robustness: ' + corruption + ' on ' + modality, { type: 'line', data: { datasets: sets }, options: baseOptions(corruption + ' level (0: clean)', k + ' (test)') }),
+          );
         }
-        if (!mkey) continue;
-        const k = mkey;
-        const sets = robust.map((r) => ({
-          label: String(r.method),
-          data: r.robustness
-            .filter((e: AnyObj) => String(e.modality) === modality && String(e.corruption) === corruption && isNum(e.level) && isNum(e.metrics?.[k]))
-            .map((e: AnyObj) => ({ x: e.level, y: e.metrics[k] }))
-            .sort((a: AnyObj, b: AnyObj) => a.x - b.x),
-          borderColor: colorOf(String(r.method)),
-          backgroundColor: colorOf(String(r.method)),
-          pointRadius: 3,
-          borderWidth: 1.5,
-        }));
-        grid.appendChild(
-          chartBox('robustness: ' + corruption + ' on ' + modality, {
-            type: 'line',
-            data: { datasets: sets.filter((s) => s.data.length > 0) },
-            options: baseOptions(corruption + ' level', k + ' (test)'),
-          }),
-        );
       }
     }
     if (grid.childNodes.length > 0) section.appendChild(grid);
@@ -414,4 +460,7 @@ export function clientRender(): void {
   }
   root.appendChild(el('footer', null, 'Rendered from the results JSON embedded in this page (schemaVersion ' + String(results.schemaVersion ?? '?') + ').'));
   for (const f of pendingCharts) f();
+  // The sections exist only now: honour a #ds<N> link.
+  const hash = (globalThis as any).location?.hash as string | undefined;
+  if (hash && hash.length > 1) doc.getElementById(hash.slice(1))?.scrollIntoView();
 }
