@@ -15,6 +15,7 @@ import { writeDatasetFolder } from '../src/data/folder.js';
 import { readNpy, writeNpy } from '../src/data/npy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
 const CLI = path.resolve(here, '../src/cli/main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'modalfuse-cli-test-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -256,4 +257,39 @@ test('data inspect reports NaN/Inf; train refuses such data', () => {
   userError(run(['train', '--dataset', dir, '--method', 'concat', '--epochs', '1', '--save', path.join(tmp, 'm-nan')]), 'non-finite');
   const s = ok(run(['data', 'inspect', 'synthetic']));
   assert.equal((s.stdout.match(/^data set: synthetic:/gm) ?? []).length, 4);
+});
+
+/** The fenced code blocks of README.md in a language. */
+function readmeBlocks(lang: string): string[] {
+  const text = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  return [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
+}
+
+test('README: the library snippet runs', () => {
+  const [snippet] = readmeBlocks('js');
+  assert.ok(snippet && snippet.includes("from 'modalfuse'"));
+  // Inside the package, so that `import ... from 'modalfuse'` resolves to this build.
+  const file = path.join(here, 'readme-snippet.tmp.mjs');
+  fs.writeFileSync(file, snippet);
+  try {
+    const r = spawnSync(process.execPath, [file], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /accuracy/);
+    assert.ok(fs.existsSync(path.join(tmp, 'my-model', 'modalfuse.json')));
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+});
+
+const python = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
+test('README: the Python snippet writes a dataset folder that inspect and train accept', { skip: python.status !== 0 ? 'python3 with numpy not available' : false }, () => {
+  const [snippet] = readmeBlocks('python');
+  const dir = path.join(tmp, 'py');
+  fs.mkdirSync(dir);
+  const r = spawnSync('python3', ['-c', snippet], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const insp = ok(run(['data', 'inspect', path.join(dir, 'my-data')]));
+  assert.match(insp.stdout, /audio: sequence \[20, 13\]/);
+  const tr = ok(run(['train', '--dataset', path.join(dir, 'my-data'), '--method', 'concat', '--epochs', '1', '--save', path.join(dir, 'my-model')]));
+  assert.equal(lastJson(tr).dataset, 'my-data');
 });
