@@ -26,6 +26,7 @@ import { initBackend as initBackendCore, type BackendName, type BackendOptions }
 import '../fusion/index.js';
 import '../encoders/index.js';
 import { registerPreparers } from './prepare.js';
+import { avmnistAudio, avmnistImage } from './avmnist_web.js';
 
 export { tf, tfl, backendName, type BackendName, type BackendOptions } from '../backend/index.js';
 export { ModalfuseError } from '../errors.js';
@@ -47,15 +48,12 @@ export {
   type PrepareAudio,
 } from './prepare.js';
 export { VERSION, LIBRARY } from '../version.js';
+export { avmnistTransforms, decodeWavBytes, parseFloatNpy } from './avmnist_web.js';
+export { prepareImage, prepareAudio, transformsFromParts, type AvmnistTransforms } from '../data/avmnist_transforms.js';
 
-// HOOK(avmnist): when src/data/avmnist.ts exports `prepareImage` / `prepareAudio` (from a
-// module with no `node:` import; the build fails otherwise), register them here so the demo
-// page prepares a drawn digit / an uploaded WAV exactly as Node does:
-//   import { prepareImage, prepareAudio } from '../data/avmnist.js';
-//   registerPreparers({ image: prepareImage, audio: prepareAudio });
-// Their expected signatures are `PrepareImage` / `PrepareAudio` in ./prepare.ts (adapt here
-// if the Node-side signatures differ).
-void registerPreparers;
+// AV-MNIST: a drawn digit / an uploaded WAV are prepared with the model folder's transforms
+// by the same prepareImage / prepareAudio Node uses (src/data/avmnist_transforms.ts).
+registerPreparers({ image: avmnistImage, audio: avmnistAudio });
 
 let wasmPathsSet = false;
 

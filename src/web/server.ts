@@ -88,7 +88,7 @@ function packageRoot(): string {
 }
 
 /** The first `n` samples of the test split (else valid, else train) as the page takes them. */
-export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[]): DemoSamples {
+export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[], shapes?: Record<string, { shape: number[] }>): DemoSamples {
   if (!ds) {
     return {
       schemaVersion: 1, dataset: null, split: null, modalities: null, task: null, samples: [],
@@ -103,6 +103,10 @@ export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[]): 
   for (const m of names) {
     if (!ds.modalities[m]) {
       throw new ModalfuseError('the data set lacks a modality the model reads', { modality: m, expected: names, found: Object.keys(ds.modalities) });
+    }
+    const want = shapes?.[m]?.shape;
+    if (want && want.join('x') !== ds.modalities[m].shape.join('x')) {
+      throw new ModalfuseError("the data set's modality does not have the shape the model reads", { modality: m, expected: want, found: ds.modalities[m].shape });
     }
   }
   const count = Math.max(0, Math.min(n, data.n));
@@ -170,14 +174,18 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
     throw new ModalfuseError('report folder has no index.html', { file: reportCandidate, expected: 'a folder written by `modalfuse bench --out DIR`' });
   }
 
+  if (typeof opts.dataset === 'string') await import('../data/avmnist.js'); // registers the `avmnist` name
   const dataset = typeof opts.dataset === 'string' ? await loadDataset(opts.dataset, opts.datasetOptions ?? {}) : opts.dataset ?? null;
-  /** Modalities the model reads (from its modalfuse.json), read per request: the folder may change. */
-  const modelModalities = (): string[] | undefined => {
+  /** Modalities the model reads and their shapes (its modalfuse.json), read per request: the folder may change. */
+  const modelInputs = (): { names?: string[]; shapes?: Record<string, { shape: number[] }> } => {
     try {
-      const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'modalfuse.json'), 'utf8')) as { inputModalities?: string[] };
-      return Array.isArray(meta.inputModalities) ? meta.inputModalities : undefined;
+      const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'modalfuse.json'), 'utf8')) as {
+        inputModalities?: string[];
+        modalities?: Record<string, { shape: number[] }>;
+      };
+      return { names: Array.isArray(meta.inputModalities) ? meta.inputModalities : undefined, shapes: meta.modalities };
     } catch {
-      return undefined; // the page reports a broken model folder itself
+      return {}; // the page reports a broken model folder itself
     }
   };
 
@@ -213,7 +221,8 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
           return;
         }
         try {
-          sendJson(res, 200, demoSamples(dataset, n, modelModalities()));
+          const { names, shapes } = modelInputs();
+          sendJson(res, 200, demoSamples(dataset, n, names, shapes));
         } catch (e) {
           sendJson(res, 400, { error: (e as Error).message });
         }
