@@ -30,7 +30,6 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import wavefile from 'wavefile';
 import { ModalfuseError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { AVMNIST_LOGMEL, LogMel, addWhiteNoise, centreToLength, normalizeLevel, resample, type LogMelParams } from './audio.js';
@@ -43,12 +42,14 @@ import {
   type AvmnistTransformsInfo,
 } from './avmnist_transforms.js';
 import { readDatasetFolder, writeDatasetFolder } from './folder.js';
+import { decodeWav } from './wav.js';
 import { readNpy, toFloat32, writeNpy } from './npy.js';
 import { fitPcaFraction, pcaReconstruct } from './pca.js';
 import { registerDatasetResolver, type ResolveOptions } from './resolve.js';
 import type { Dataset, SplitData, SplitName } from './types.js';
 
 export * from './avmnist_transforms.js';
+export { decodeWav } from './wav.js';
 export { AVMNIST_LOGMEL, type LogMelParams } from './audio.js';
 
 /** Bumped whenever the construction changes (it is part of the cache key). */
@@ -57,7 +58,7 @@ export const AVMNIST_VERSION = 1;
  * Default SNR (dB) of the white noise on the recordings. Chosen by measurement (full
  * build, seed 0, default CNN encoders, 10 epochs): see provenance.snrChoice.
  */
-export const AVMNIST_DEFAULT_SNR_DB = -4;
+export const AVMNIST_DEFAULT_SNR_DB = -14;
 /** Fraction of the image variance kept by the PCA (75% of the energy removed). */
 export const AVMNIST_VARIANCE_KEPT = 0.25;
 export const AVMNIST_FULL_SIZES: Record<SplitName, number> = { train: 55000, valid: 5000, test: 10000 };
@@ -225,28 +226,6 @@ export function listFsdd(dir: string): FsddRecording[] {
     throw new ModalfuseError('no FSDD recordings in the folder', { file: dir, expected: '{digit}_{speaker}_{take}.wav files', found: 'none' });
   }
   return out;
-}
-
-/** Decodes a WAV file (any format `wavefile` reads) to mono float samples and its rate. */
-export function decodeWav(bytes: Uint8Array, file = '<buffer>'): { samples: Float32Array; sampleRate: number } {
-  let wav: InstanceType<typeof wavefile.WaveFile>;
-  try {
-    wav = new wavefile.WaveFile(bytes);
-  } catch (e) {
-    throw new ModalfuseError(`cannot decode WAV: ${(e as Error).message}`, { file, modality: 'audio', expected: 'a WAV file' });
-  }
-  const fmt = wav.fmt as { sampleRate: number; numChannels: number };
-  const raw = wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[];
-  let samples: Float32Array;
-  if (Array.isArray(raw)) {
-    const n = raw[0].length;
-    samples = new Float32Array(n);
-    for (const ch of raw) for (let i = 0; i < n; i++) samples[i] += ch[i] / raw.length;
-  } else {
-    samples = Float32Array.from(raw);
-  }
-  if (samples.length === 0) throw new ModalfuseError('empty WAV file', { file, modality: 'audio', expected: 'at least one sample', found: 0 });
-  return { samples, sampleRate: fmt.sampleRate };
 }
 
 function fsddPool(recs: FsddRecording[], takes: readonly [number, number]): FsddRecording[][] {
