@@ -290,6 +290,7 @@ export function clientRender(): void {
               pointStyle: pointStyleOf(String(r.method)),
               pointRadius: 7,
               pointHoverRadius: 9,
+              clip: false, // points on the axis limit (accuracy 1) are drawn whole
             })),
           },
           options: (() => {
@@ -298,7 +299,15 @@ export function clientRender(): void {
             // room around the extreme points (a log axis has no grace option)
             o.scales.x.min = Math.min(...ps) / 1.25;
             o.scales.x.max = Math.max(...ps) * 1.25;
-            o.scales.y.grace = '8%';
+            // room around the points, but no accuracy above 1 or below 0
+            const ys = pts.map((r) => r.metrics[pm.key] as number);
+            const lo = Math.min(...ys);
+            const hi = Math.max(...ys);
+            const pad = Math.max((hi - lo) * 0.08, Math.abs(hi) * 0.01, 1e-3);
+            const unit = lo >= 0 && hi <= 1;
+            o.scales.y.min = unit ? Math.max(0, lo - pad) : lo - pad;
+            o.scales.y.max = unit ? Math.min(1, hi + pad) : hi + pad;
+            o.layout = { padding: { top: 10, right: 10 } };
             o.plugins.legend.labels.usePointStyle = true;
             o.plugins.tooltip = {
               callbacks: {
