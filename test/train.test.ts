@@ -179,7 +179,7 @@ test('training refuses data that does not fit the model or is not valid', async 
   const data = makeSynthetic('redundant', { seed: 1, sizes: { train: 20, valid: 10, test: 10 } });
   const fm = FusionModel.create('concat', data);
   const other = makeSynthetic('regression', { seed: 1, sizes: { train: 20, valid: 10, test: 10 } });
-  await assert.rejects(() => train(fm, other), /task does not match/);
+  await assert.rejects(() => train(fm, other), /is a regression task, the model is for classification/);
   const wide = { ...data, modalities: { ...data.modalities, a: { kind: 'vector' as const, shape: [17] } } };
   await assert.rejects(() => train(fm, wide), (e: unknown) => e instanceof ModalfuseError && e.modality === 'a');
   const bad = makeSynthetic('redundant', { seed: 1, sizes: { train: 20, valid: 10, test: 10 } });

@@ -2,7 +2,7 @@
 import type { Dataset, SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
-import { checkDataFitsModel } from '../train/train.js';
+import { checkTrainingData } from '../train/train.js';
 import { computeMetrics, type Metrics } from './metrics.js';
 
 export interface EvaluateOptions {
@@ -27,7 +27,7 @@ export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions =
   if (!s || s.n === 0) {
     throw new ModalfuseError(`the data set has no "${split}" split`, { expected: split, found: Object.keys(data.splits) });
   }
-  checkDataFitsModel(fm, { ...data, splits: { [split]: s } });
+  checkTrainingData(fm, { ...data, splits: { [split]: s } });
   const pre = fm.preprocess(s.features);
   const t0 = performance.now();
   const raw = fm.predictPreprocessed(pre, s.n, opts.batchSize ?? 256);

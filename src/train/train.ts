@@ -10,6 +10,7 @@ import { tf } from '../backend/index.js';
 import type { Dataset, SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { validateDataset } from '../data/validate.js';
+import { checkDataFitsModel } from '../eval/predict.js';
 import { computeMetrics, primaryMetric, type Metrics } from '../eval/metrics.js';
 import { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
@@ -97,20 +98,9 @@ async function loadOptimizer(opt: tf.Optimizer, dir: string): Promise<void> {
  * The data must be valid (shapes, labels, no NaN/Inf) and match the model's modalities and
  * task; errors name the modality and the shapes expected and found.
  */
-export function checkDataFitsModel(fm: FusionModel, data: Dataset): void {
+export function checkTrainingData(fm: FusionModel, data: Dataset): void {
   validateDataset(data);
-  const task = fm.meta.task;
-  if (data.task.kind !== task.kind || JSON.stringify(data.task) !== JSON.stringify(task)) {
-    throw new ModalfuseError('the data\'s task does not match the model\'s', { expected: task, found: data.task });
-  }
-  for (const m of fm.inputModalities) {
-    const want = fm.meta.modalities[m];
-    const got = data.modalities[m];
-    if (!got) throw new ModalfuseError('the data lacks a modality the model needs', { modality: m, expected: fm.inputModalities, found: Object.keys(data.modalities) });
-    if (want.shape.join(',') !== got.shape.join(',')) {
-      throw new ModalfuseError('modality shape differs from the model\'s', { modality: m, expected: want.shape, found: got.shape });
-    }
-  }
+  checkDataFitsModel(fm, data, `data set "${data.name}"`);
 }
 
 /**
@@ -127,7 +117,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new ModalfuseError('bad number of epochs', { expected: 'integer >= 1', found: o.epochs });
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new ModalfuseError('bad batch size', { expected: 'integer >= 1', found: o.batchSize });
   if (!(o.lr > 0)) throw new ModalfuseError('bad learning rate', { expected: 'number > 0', found: o.lr });
-  checkDataFitsModel(fm, data);
+  checkTrainingData(fm, data);
   if (o.modalityDropout !== undefined) checkModalityDropout(o.modalityDropout);
   const validSplit: SplitData | undefined = data.splits.valid && data.splits.valid.n > 0 ? data.splits.valid : undefined;
   const task = fm.meta.task;
