@@ -185,13 +185,15 @@ export class TensorFusion extends FusionLayer {
       const b = args[M + 1] as tf.Tensor1D;
       const qs = hs.map((h) => withOne(h));
       const y = tf.fused.matMul({ a: outerFlat(qs), b: W, bias: b, activation: relu ? 'relu' : 'linear' });
-      save([...qs, W, y]);
+      // W (the layer's kernel variable, alive until the optimizer updates it after the
+      // backward pass) is used from the closure: saving it would copy the whole kernel.
+      save([...qs, y]);
       return {
         value: y,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const qs2 = saved.slice(0, M) as T2[];
-          const W2 = saved[M] as T2;
-          const y2 = saved[M + 1];
+          const W2 = W;
+          const y2 = saved[M];
           const B = qs2[0].shape[0];
           const dpre = (relu ? tf.mul(dy, tf.step(y2)) : dy) as T2;
           const db = tf.sum(dpre, 0);

@@ -1,0 +1,330 @@
+/**
+ * Training and inference throughput of TFN and LMF at the configuration of the LMF paper's
+ * CMU-MOSI code, against the same two models in PyTorch (bench/torch_reference.py), one
+ * thread on both sides.
+ *
+ *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile]
+ *
+ * Models (built from the library's layers: its TFN/LMF fusion layers, its dense/dropout
+ * helpers and tfjs-layers):
+ * - audio [5] and video [20]: SubNet = BatchNorm -> Dropout(0.2) -> (Linear 32 -> ReLU) x3
+ *   (as in the official TFN/LMF code);
+ * - text [20, 300]: TextSubNet = LSTM(64), last hidden state -> Dropout(0.2) -> Linear 64;
+ * - TFN: [1; audio] x [1; text] x [1; video] (33 x 65 x 33 = 70,785 entries) -> 64 ReLU ->
+ *   64 ReLU -> 1 (the first post-fusion layer computed inside the fused TFN layer; the official
+ *   code's dropout on the fused tensor is left out on both sides);
+ * - LMF: rank 4, output 64, then Linear 1.
+ * Batch 32, Adam (lr 1e-3), L1 loss, random inputs and targets.
+ *
+ * Prints a table, then as the last stdout line one JSON object:
+ * {"schemaVersion":1,"backend":"wasm","threads":N,"ours":{"tfn":{...},"lmf":{...}},
+ *  "pytorch":{...}|null,"ratio":{"tfn":{"train":x,"infer":x},"lmf":{...}}|null}
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, tf, tfl, wasmThreads } from '../src/backend/index.js';
+import { dense, dropout } from '../src/encoders/index.js';
+import { LowRankFusion, TensorFusion } from '../src/fusion/index.js';
+import { Rng } from '../src/util/rng.js';
+
+type Sym = tfl.SymbolicTensor;
+type ModelName = 'tfn' | 'lmf';
+const MODELS: ModelName[] = ['tfn', 'lmf'];
+
+interface Speed {
+  trainSamplesPerSec: number;
+  inferSamplesPerSec: number;
+}
+
+export interface Args {
+  seconds: number;
+  batch: number;
+  torch: boolean;
+  python: string;
+  profile: boolean;
+  matmulFill: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, matmulFill: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--seconds') a.seconds = Number(next());
+    else if (k === '--batch') a.batch = Number(next());
+    else if (k === '--no-torch') a.torch = false;
+    else if (k === '--python') a.python = next();
+    else if (k === '--profile') a.profile = true;
+    else if (k === '--matmul-fill') a.matmulFill = true;
+    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --matmul-fill)`);
+  }
+  if (!(a.seconds > 0) || !Number.isInteger(a.batch) || a.batch < 2) throw new Error('bad --seconds or --batch');
+  return a;
+}
+
+// ---------------------------------------------------------------------------- models
+
+export const DIMS = { audio: 5, video: 20, textSteps: 20, text: 300, hidden: 32, textHidden: 64, textOut: 64, post: 64, rank: 4, lmfOut: 64 };
+
+function subNet(x: Sym, rng: Rng, name: string): Sym {
+  let h = tfl.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as Sym;
+  h = dropout(h, 0.2, rng, `${name}_drop`);
+  for (let i = 1; i <= 3; i++) h = dense(h, DIMS.hidden, rng, `${name}_dense${i}`, 'relu');
+  return h;
+}
+
+function textSubNet(x: Sym, rng: Rng): Sym {
+  let h = tfl.layers
+    .lstm({
+      units: DIMS.textHidden,
+      recurrentActivation: 'sigmoid', // as PyTorch's LSTM (the tfjs default is hardSigmoid)
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+      recurrentInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+      name: 'text_lstm',
+    })
+    .apply(x) as Sym;
+  h = dropout(h, 0.2, rng, 'text_drop');
+  return dense(h, DIMS.textOut, rng, 'text_dense');
+}
+
+export function buildModel(kind: ModelName, seed = 1): tfl.LayersModel {
+  const rng = new Rng(seed);
+  const audio = tfl.input({ shape: [DIMS.audio], name: 'audio' });
+  const text = tfl.input({ shape: [DIMS.textSteps, DIMS.text], name: 'text' });
+  const video = tfl.input({ shape: [DIMS.video], name: 'video' });
+  const hs = [subNet(audio, rng, 'audio'), textSubNet(text, rng), subNet(video, rng, 'video')];
+  const modalities = ['audio', 'text', 'video'];
+  let out: Sym;
+  if (kind === 'tfn') {
+    let h = new TensorFusion({ modalities, units: DIMS.post, activation: 'relu', seed: rng.seed(), name: 'fusion_tfn' }).apply(hs) as Sym;
+    h = dense(h, DIMS.post, rng, 'post2', 'relu');
+    out = dense(h, 1, rng, 'post3');
+  } else {
+    const h = new LowRankFusion({ modalities, rank: DIMS.rank, units: DIMS.lmfOut, seed: rng.seed(), name: 'fusion_lmf' }).apply(hs) as Sym;
+    out = dense(h, 1, rng, 'out');
+  }
+  return tfl.model({ inputs: [audio, text, video], outputs: out, name: `bench_${kind}` });
+}
+
+// ---------------------------------------------------------------------------- experiment
+
+/**
+ * `--matmul-fill` (an experiment, not the library's behaviour): tfjs-backend-wasm 4.22 runs
+ * BatchMatMul through XNNPACK only without transposes; with transposeA or transposeB it
+ * falls back to a loop 10-20x slower, and every matMul gradient (dA = dY B^T, dB = A^T dY,
+ * so every Dense and LSTM backward) takes that path. This override transposes the operand
+ * with the Transpose kernel and calls the stock kernel untransposed. It belongs in
+ * src/backend/fills.ts; it is here only to measure what it would give.
+ */
+function registerMatMulTransposeFill(): void {
+  const stock = tf.getKernel('BatchMatMul', 'wasm');
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (!stock || !transpose) throw new Error('wasm BatchMatMul/Transpose kernels not found');
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  const swapLast = (rank: number) => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: stock.setupFunc,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+      if (!transposeA && !transposeB) return stock.kernelFunc({ inputs, backend, attrs });
+      const be = backend as { disposeData(id: object): void };
+      const flip = (x: tf.TensorInfo) => transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: swapLast(x.shape.length) } }) as tf.TensorInfo;
+      const at = transposeA ? flip(a) : a;
+      const bt = transposeB ? flip(b) : b;
+      const out = stock.kernelFunc({ inputs: { a: at, b: bt }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      if (transposeA) be.disposeData(at.dataId);
+      if (transposeB) be.disposeData(bt.dataId);
+      return out;
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------- measurement
+
+function randomBatches(count: number, batch: number, seed: number): { xs: tf.Tensor[]; y: tf.Tensor }[] {
+  const rng = new Rng(seed);
+  const rnd = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  return Array.from({ length: count }, () => ({
+    xs: [
+      tf.tensor2d(rnd(batch * DIMS.audio), [batch, DIMS.audio]),
+      tf.tensor3d(rnd(batch * DIMS.textSteps * DIMS.text), [batch, DIMS.textSteps, DIMS.text]),
+      tf.tensor2d(rnd(batch * DIMS.video), [batch, DIMS.video]),
+    ],
+    y: tf.tensor2d(rnd(batch), [batch, 1]),
+  }));
+}
+
+/** Runs `step` for at least `seconds` (after `warmup` runs); returns runs per second. */
+function rate(step: (i: number) => void, seconds: number, warmup = 3): number {
+  for (let i = 0; i < warmup; i++) step(i);
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < seconds * 1000 || n < 3) step(n++);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+export function measureOurs(kind: ModelName, args: Args): Speed {
+  const model = buildModel(kind);
+  const batches = randomBatches(8, args.batch, 7);
+  const opt = tf.train.adam(1e-3);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const trainStep = (i: number) => {
+    const { xs, y } = batches[i % batches.length];
+    const loss = tf.tidy(() => opt.minimize(() => tf.mean(tf.abs(tf.sub(model.apply(xs, { training: true }) as tf.Tensor, y))) as tf.Scalar, true, vars)!);
+    loss.dataSync();
+    loss.dispose();
+  };
+  const inferStep = (i: number) => {
+    const y = tf.tidy(() => model.apply(batches[i % batches.length].xs, { training: false }) as tf.Tensor);
+    y.dataSync();
+    y.dispose();
+  };
+  const train = rate(trainStep, args.seconds) * args.batch;
+  const infer = rate(inferStep, args.seconds) * args.batch;
+  opt.dispose();
+  model.dispose();
+  batches.forEach((b) => tf.dispose([...b.xs, b.y]));
+  return { trainSamplesPerSec: train, inferSamplesPerSec: infer };
+}
+
+/** Kernel time per training step by kernel name (tf.profile). */
+async function profileOurs(kind: ModelName, args: Args): Promise<void> {
+  const model = buildModel(kind);
+  const [{ xs, y }] = randomBatches(1, args.batch, 7);
+  const opt = tf.train.adam(1e-3);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const step = () => tf.tidy(() => {
+    opt.minimize(() => tf.mean(tf.abs(tf.sub(model.apply(xs, { training: true }) as tf.Tensor, y))) as tf.Scalar, false, vars);
+  });
+  for (let i = 0; i < 3; i++) step();
+  const info = await tf.profile(() => {
+    step();
+  });
+  const agg = new Map<string, { n: number; ms: number }>();
+  for (const k of info.kernels) {
+    const a = agg.get(k.name) ?? { n: 0, ms: 0 };
+    a.n++;
+    a.ms += k.kernelTimeMs as number;
+    agg.set(k.name, a);
+  }
+  const total = [...agg.values()].reduce((s, a) => s + a.ms, 0);
+  console.error(`\nprofile ${kind}: ${info.kernels.length} kernels, ${total.toFixed(1)} ms kernel time per training step`);
+  for (const [name, a] of [...agg.entries()].sort((p, q) => q[1].ms - p[1].ms).slice(0, 15)) {
+    console.error(`  ${name.padEnd(28)} ${String(a.n).padStart(5)} calls ${a.ms.toFixed(2).padStart(9)} ms`);
+  }
+  opt.dispose();
+  model.dispose();
+  tf.dispose([...xs, y]);
+}
+
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'modalfuse') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+}
+
+/** The PyTorch side, or null (with the reason on stderr) when torch cannot run. */
+function measureTorch(args: Args): Record<ModelName, Speed> | null {
+  const script = path.join(repoRoot(), 'bench', 'torch_reference.py');
+  const probe = spawnSync(args.python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    console.error(`PyTorch side skipped: ${args.python} cannot import torch (${probe.error?.message ?? probe.stderr.trim().split('\n').pop()})`);
+    return null;
+  }
+  const r = spawnSync(args.python, [script, '--seconds', String(args.seconds), '--batch', String(args.batch)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) {
+    console.error(`PyTorch side failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    return null;
+  }
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  const parsed = JSON.parse(last) as { torch: string; threads: number; models: Record<ModelName, Speed> };
+  console.error(`PyTorch ${parsed.torch}, ${parsed.threads} thread(s)`);
+  return parsed.models;
+}
+
+function fmt(n: number | null | undefined, digits = 0): string {
+  return n === null || n === undefined ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const backend = await initBackend({ backend: 'wasm' });
+  const threads = wasmThreads();
+  if (args.matmulFill) {
+    registerMatMulTransposeFill();
+    console.error('EXPERIMENT: --matmul-fill replaces the wasm BatchMatMul kernel for transposed operands (not the library default)');
+  }
+  console.error(`modalfuse throughput: backend ${backend}, ${threads} thread(s), batch ${args.batch}, ${args.seconds} s per measurement`);
+  const ours = {} as Record<ModelName, Speed>;
+  for (const m of MODELS) {
+    ours[m] = measureOurs(m, args);
+    console.error(`  ours ${m}: train ${fmt(ours[m].trainSamplesPerSec)} / infer ${fmt(ours[m].inferSamplesPerSec)} samples/s`);
+    if (args.profile) await profileOurs(m, args);
+  }
+  const pytorch = args.torch ? measureTorch(args) : null;
+  const ratio = pytorch
+    ? (Object.fromEntries(
+        MODELS.map((m) => [
+          m,
+          {
+            train: ours[m].trainSamplesPerSec / pytorch[m].trainSamplesPerSec,
+            infer: ours[m].inferSamplesPerSec / pytorch[m].inferSamplesPerSec,
+          },
+        ]),
+      ) as Record<ModelName, { train: number; infer: number }>)
+    : null;
+
+  const rows = [['model', 'ours train/s', 'torch train/s', 'ratio', 'ours infer/s', 'torch infer/s', 'ratio']];
+  for (const m of MODELS) {
+    rows.push([
+      m,
+      fmt(ours[m].trainSamplesPerSec),
+      fmt(pytorch?.[m].trainSamplesPerSec),
+      fmt(ratio?.[m].train, 2),
+      fmt(ours[m].inferSamplesPerSec),
+      fmt(pytorch?.[m].inferSamplesPerSec),
+      fmt(ratio?.[m].infer, 2),
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const roundSpeeds = (s: Record<ModelName, Speed>) =>
+    Object.fromEntries(MODELS.map((m) => [m, { trainSamplesPerSec: round(s[m].trainSamplesPerSec), inferSamplesPerSec: round(s[m].inferSamplesPerSec) }]));
+  console.log(
+    JSON.stringify({
+      schemaVersion: 1,
+      backend,
+      threads,
+      ours: roundSpeeds(ours),
+      pytorch: pytorch ? roundSpeeds(pytorch) : null,
+      ratio: ratio ? Object.fromEntries(MODELS.map((m) => [m, { train: round(ratio[m].train), infer: round(ratio[m].infer) }])) : null,
+    }),
+  );
+}
+
+const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
