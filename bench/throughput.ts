@@ -3,7 +3,11 @@
  * CMU-MOSI code, against the same two models in PyTorch (bench/torch_reference.py), one
  * thread on both sides.
  *
- *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile]
+ *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile] [--flat] [--matmul-fill]
+ *
+ * `--profile` prints kernel time per training step by kernel; `--flat` adds a table row for
+ * TFN built as flat tensor layer -> tfjs Dense (the generic gradient) to show what the fused
+ * layer saves; `--matmul-fill` is an experiment (see below), not the library's behaviour.
  *
  * Models (built from the library's layers: its TFN/LMF fusion layers, its dense/dropout
  * helpers and tfjs-layers):
@@ -45,10 +49,12 @@ export interface Args {
   python: string;
   profile: boolean;
   matmulFill: boolean;
+  /** Also measure TFN as flat tensor -> tfjs Dense (the table only). */
+  flat: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, matmulFill: false };
+  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, matmulFill: false, flat: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const next = () => {
@@ -62,7 +68,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--python') a.python = next();
     else if (k === '--profile') a.profile = true;
     else if (k === '--matmul-fill') a.matmulFill = true;
-    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --matmul-fill)`);
+    else if (k === '--flat') a.flat = true;
+    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --matmul-fill, --flat)`);
   }
   if (!(a.seconds > 0) || !Number.isInteger(a.batch) || a.batch < 2) throw new Error('bad --seconds or --batch');
   return a;
@@ -93,7 +100,8 @@ function textSubNet(x: Sym, rng: Rng): Sym {
   return dense(h, DIMS.textOut, rng, 'text_dense');
 }
 
-export function buildModel(kind: ModelName, seed = 1): tfl.LayersModel {
+/** `tfn-flat`: TFN as flat tensor layer -> tfjs Dense (the generic gradient), for comparison. */
+export function buildModel(kind: ModelName | 'tfn-flat', seed = 1): tfl.LayersModel {
   const rng = new Rng(seed);
   const audio = tfl.input({ shape: [DIMS.audio], name: 'audio' });
   const text = tfl.input({ shape: [DIMS.textSteps, DIMS.text], name: 'text' });
@@ -101,8 +109,14 @@ export function buildModel(kind: ModelName, seed = 1): tfl.LayersModel {
   const hs = [subNet(audio, rng, 'audio'), textSubNet(text, rng), subNet(video, rng, 'video')];
   const modalities = ['audio', 'text', 'video'];
   let out: Sym;
-  if (kind === 'tfn') {
-    let h = new TensorFusion({ modalities, units: DIMS.post, activation: 'relu', seed: rng.seed(), name: 'fusion_tfn' }).apply(hs) as Sym;
+  if (kind === 'tfn' || kind === 'tfn-flat') {
+    let h: Sym;
+    if (kind === 'tfn') {
+      h = new TensorFusion({ modalities, units: DIMS.post, activation: 'relu', seed: rng.seed(), name: 'fusion_tfn' }).apply(hs) as Sym;
+    } else {
+      h = new TensorFusion({ modalities, seed: rng.seed(), name: 'fusion_tfn' }).apply(hs) as Sym;
+      h = dense(h, DIMS.post, rng, 'post1', 'relu');
+    }
     h = dense(h, DIMS.post, rng, 'post2', 'relu');
     out = dense(h, 1, rng, 'post3');
   } else {
@@ -172,7 +186,7 @@ function rate(step: (i: number) => void, seconds: number, warmup = 3): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-export function measureOurs(kind: ModelName, args: Args): Speed {
+export function measureOurs(kind: ModelName | 'tfn-flat', args: Args): Speed {
   const model = buildModel(kind);
   const batches = randomBatches(8, args.batch, 7);
   const opt = tf.train.adam(1e-3);
@@ -279,6 +293,8 @@ async function main(): Promise<void> {
     console.error(`  ours ${m}: train ${fmt(ours[m].trainSamplesPerSec)} / infer ${fmt(ours[m].inferSamplesPerSec)} samples/s`);
     if (args.profile) await profileOurs(m, args);
   }
+  const flat = args.flat ? measureOurs('tfn-flat', args) : null;
+  if (flat) console.error(`  ours tfn as flat tensor -> Dense: train ${fmt(flat.trainSamplesPerSec)} / infer ${fmt(flat.inferSamplesPerSec)} samples/s`);
   const pytorch = args.torch ? measureTorch(args) : null;
   const ratio = pytorch
     ? (Object.fromEntries(
@@ -302,6 +318,17 @@ async function main(): Promise<void> {
       fmt(ours[m].inferSamplesPerSec),
       fmt(pytorch?.[m].inferSamplesPerSec),
       fmt(ratio?.[m].infer, 2),
+    ]);
+  }
+  if (flat) {
+    rows.push([
+      'tfn (flat + Dense)',
+      fmt(flat.trainSamplesPerSec),
+      fmt(pytorch?.tfn.trainSamplesPerSec),
+      pytorch ? fmt(flat.trainSamplesPerSec / pytorch.tfn.trainSamplesPerSec, 2) : '-',
+      fmt(flat.inferSamplesPerSec),
+      fmt(pytorch?.tfn.inferSamplesPerSec),
+      pytorch ? fmt(flat.inferSamplesPerSec / pytorch.tfn.inferSamplesPerSec, 2) : '-',
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

@@ -71,16 +71,18 @@ test('tfn: the fused vector holds 1, every h_m, every pairwise and the trimodal 
   tf.dispose([...hs, z]);
 });
 
-test('tfn: the fused linear layer (hand-written gradient) equals flat tensor -> dense, values and gradients', () => {
+test('tfn: the fused linear layer (hand-written gradient, kernel in column blocks) equals flat tensor -> dense, values and gradients', () => {
   const rng = new Rng(12);
   const B = 6;
+  const units = 40; // blocks of 16, 16 and 8 columns
   for (const activation of ['linear', 'relu'] as const) {
     tf.tidy(() => {
       const hs = [3, 4, 2].map((w) => randn(rng, [B, w]));
-      const layer = new TensorFusion({ modalities: ['a', 'b', 'c'], units: 5, activation, seed: 3 });
+      const layer = new TensorFusion({ modalities: ['a', 'b', 'c'], units, activation, seed: 3 });
       layer.apply(hs);
-      const W = layer.kernel!.read();
-      const b = tf.add(layer.bias!.read(), 0.1);
+      assert.deepEqual(layer.kernels.map((k) => k.shape[1]), [16, 16, 8]);
+      const W = layer.kernelMatrix();
+      const b = tf.add(layer.bias!.read(), 0.1) as tf.Tensor1D;
       layer.bias!.write(b);
       const ref = (xs: tf.Tensor[], W_: tf.Tensor, b_: tf.Tensor) => {
         const y = tf.add(tf.matMul(outerFlat(xs.map((h) => tf.pad(h as tf.Tensor2D, [[0, 0], [1, 0]], 1))), W_ as tf.Tensor2D), b_);
@@ -89,12 +91,11 @@ test('tfn: the fused linear layer (hand-written gradient) equals flat tensor -> 
       const y1 = layer.apply(hs) as tf.Tensor;
       const y2 = ref(hs, W, b);
       assert.ok(maxAbsDiff(y1.dataSync(), y2.dataSync()) < 1e-4);
-      const loss = (y: tf.Tensor) => tf.sum(tf.mul(tf.square(y), tf.range(0, 5).add(1)));
+      const loss = (y: tf.Tensor) => tf.sum(tf.mul(tf.square(y), tf.range(0, units).add(1)));
       const gh = tf.grads((...a: tf.Tensor[]) => loss(layer.apply(a) as tf.Tensor))(hs);
-      const kernel = layer.kernel!.read() as tf.Variable;
-      const biasVar = layer.bias!.read() as tf.Variable;
-      const gw = tf.variableGrads(() => loss(layer.apply(hs) as tf.Tensor) as tf.Scalar, [kernel, biasVar]).grads;
-      const g1 = [...gh, gw[kernel.name], gw[biasVar.name]];
+      const vars = [...layer.kernels, layer.bias!].map((v) => v.read() as tf.Variable);
+      const gw = tf.variableGrads(() => loss(layer.apply(hs) as tf.Tensor) as tf.Scalar, vars).grads;
+      const g1 = [...gh, tf.concat(vars.slice(0, -1).map((v) => gw[v.name]), 1), gw[vars[vars.length - 1].name]];
       const g2 = tf.grads((...a: tf.Tensor[]) => loss(ref(a.slice(0, 3), a[3], a[4])))([...hs, W, b]);
       g1.forEach((g, i) => {
         const scale = maxAbs(g2[i].dataSync());
@@ -111,7 +112,7 @@ test('lmf is TFN with a rank-r weight: the full tensor built from random LMF fac
   const B = 7;
   const d = [3, 4, 5];
   const rank = 3;
-  const units = 6;
+  const units = 20; // the fused TFN layer holds this kernel as blocks of 16 and 4 columns
   tf.tidy(() => {
     const hs = d.map((w) => randn(rng, [B, w]));
     const lmf = new LowRankFusion({ modalities: ['a', 'b', 'c'], rank, units, seed: 21 });
@@ -143,7 +144,7 @@ test('lmf is TFN with a rank-r weight: the full tensor built from random LMF fac
     // and the fused TFN layer carrying that weight
     const fused = new TensorFusion({ modalities: ['a', 'b', 'c'], units });
     fused.apply(hs);
-    fused.setWeights([W, bias]);
+    fused.setKernelMatrix(W, bias as tf.Tensor1D);
     const errF = relErr((fused.apply(hs) as tf.Tensor).dataSync(), yL);
     assert.ok(errF < 1e-4, `fused relative error ${errF}`);
   });

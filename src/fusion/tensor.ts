@@ -125,12 +125,21 @@ export interface TensorFusionArgs extends FusionArgs {
   activation?: 'linear' | 'relu';
 }
 
+/**
+ * Column width of the blocks the fused TFN kernel is stored in. The wasm matmul (XNNPACK)
+ * repacks its right operand whenever it changes, i.e. every training step for a weight;
+ * for a 70,785 x 64 kernel that packing costs ~5x the product itself, for 16-column blocks
+ * it is a small fraction, so the kernel is kept as blocks of 16 columns.
+ */
+export const TFN_KERNEL_BLOCK = 16;
+
 /** TFN: flatten(outer_m [1; h_m]), optionally followed by act(. W + b) in the same layer. */
 export class TensorFusion extends FusionLayer {
   static readonly className = 'ModalfuseTensorFusion';
   readonly units: number;
   readonly activation: 'linear' | 'relu';
-  kernel: LayerVariable | null = null;
+  /** Column blocks of the kernel W [P, units]: `kernel_0` holds columns 0..15, and so on. */
+  kernels: LayerVariable[] = [];
   bias: LayerVariable | null = null;
   private fusedOp: ((...args: tf.Tensor[]) => tf.Tensor) | null = null;
 
@@ -151,11 +160,33 @@ export class TensorFusion extends FusionLayer {
     if (widths.length < 2) throw new Error('TensorFusion needs at least two inputs');
     if (this.units > 0) {
       const P = TensorFusion.tensorWidth(widths);
-      this.kernel = this.addWeight('kernel', [P, this.units], 'float32', this.glorot(0));
+      // glorot-uniform limit of the whole [P, units] kernel, for every block
+      const lim = Math.sqrt(6 / (P + this.units));
+      for (let c = 0, i = 0; c < this.units; c += TFN_KERNEL_BLOCK, i++) {
+        const w = Math.min(TFN_KERNEL_BLOCK, this.units - c);
+        const init = tfl.initializers.randomUniform({ minval: -lim, maxval: lim, seed: (this.seed + 7919 * (i + 1)) % 2147483647 });
+        this.kernels.push(this.addWeight(`kernel_${i}`, [P, w], 'float32', init));
+      }
       this.bias = this.addWeight('bias', [this.units], 'float32', tfl.initializers.zeros());
-      this.fusedOp = this.makeFusedOp(widths.length);
+      this.fusedOp = this.makeFusedOp(widths.length, this.kernels.length);
     }
     this.built = true;
+  }
+
+  /** The whole kernel W [P, units] (a copy). */
+  kernelMatrix(): tf.Tensor2D {
+    return tf.tidy(() => (this.kernels.length === 1 ? tf.clone(this.kernels[0].read()) : tf.concat(this.kernels.map((k) => k.read()), 1)) as tf.Tensor2D);
+  }
+
+  /** Sets the kernel from a whole W [P, units] (and the bias when given). */
+  setKernelMatrix(W: tf.Tensor2D, bias?: tf.Tensor1D): void {
+    tf.tidy(() => {
+      this.kernels.forEach((k, i) => {
+        const c = i * TFN_KERNEL_BLOCK;
+        k.write(tf.slice(W, [0, c], [-1, k.shape[1] as number]));
+      });
+      if (bias) this.bias!.write(bias);
+    });
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
@@ -167,42 +198,57 @@ export class TensorFusion extends FusionLayer {
     return tf.tidy(() => {
       const hs = asTensors(inputs);
       if (this.units <= 0) return outerFlat(hs.map((h) => withOne(h)));
-      return this.fusedOp!(...hs, this.kernel!.read(), this.bias!.read());
+      return this.fusedOp!(...hs, ...this.kernels.map((k) => k.read()), this.bias!.read());
     });
   }
 
   /**
-   * y = act(z W + b), z = flatten(outer [1; h_m]), with a gradient built from un-transposed
-   * GEMMs only: dW = z^T dpre with z^T formed directly from the transposed factors, and
-   * dz^T = W dpre^T contracted against the factors mode by mode for the h_m gradients.
+   * y = act(z W + b), z = flatten(outer [1; h_m]), W in column blocks W_k, with a gradient
+   * built from un-transposed GEMMs only (the transposed ones take a slow path on wasm):
+   * dW_k = z^T dpre_k with z^T formed directly from the transposed factors, and
+   * dz^T = sum_k W_k dpre_k^T contracted against the factors mode by mode for the h_m.
    */
-  private makeFusedOp(M: number) {
+  private makeFusedOp(M: number, nBlocks: number) {
     const relu = this.activation === 'relu';
     return tf.customGrad((...args: unknown[]) => {
-      const save = args[M + 2] as tf.GradSaveFunc;
+      const save = args[M + nBlocks + 1] as tf.GradSaveFunc;
       const hs = args.slice(0, M) as tf.Tensor[];
-      const W = args[M] as T2;
-      const b = args[M + 1] as tf.Tensor1D;
+      // The kernel blocks (the layer's variables, alive until the optimizer updates them
+      // after the backward pass) are used from this closure: saving would copy them.
+      const Ws = args.slice(M, M + nBlocks) as T2[];
+      const b = args[M + nBlocks] as tf.Tensor1D;
       const qs = hs.map((h) => withOne(h));
-      const y = tf.fused.matMul({ a: outerFlat(qs), b: W, bias: b, activation: relu ? 'relu' : 'linear' });
-      // W (the layer's kernel variable, alive until the optimizer updates it after the
-      // backward pass) is used from the closure: saving it would copy the whole kernel.
+      const z = outerFlat(qs);
+      const parts = Ws.map((W) => tf.matMul(z, W));
+      const pre = tf.add(parts.length === 1 ? parts[0] : tf.concat(parts, 1), b);
+      const y = relu ? tf.relu(pre) : pre;
       save([...qs, y]);
       return {
         value: y,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const qs2 = saved.slice(0, M) as T2[];
-          const W2 = W;
           const y2 = saved[M];
           const B = qs2[0].shape[0];
           const dpre = (relu ? tf.mul(dy, tf.step(y2)) : dy) as T2;
           const db = tf.sum(dpre, 0);
           const qTs = qs2.map((q) => tf.transpose(q));
           const prefix = outerPrefixT(qTs);
-          const dW = tf.matMul(prefix[M - 1], dpre);
+          const zT = prefix[M - 1];
+          const dpreT = tf.transpose(dpre);
+          const dWs: tf.Tensor[] = [];
+          const dzParts: tf.Tensor[] = [];
+          let c = 0;
+          for (const W of Ws) {
+            const w = W.shape[1];
+            const dpreK = nBlocks === 1 ? dpre : tf.slice(dpre, [0, c], [B, w]);
+            const dpreTK = nBlocks === 1 ? dpreT : tf.slice(dpreT, [c, 0], [w, B]);
+            dWs.push(tf.matMul(zT, dpreK));
+            dzParts.push(tf.matMul(W, dpreTK));
+            c += w;
+          }
           const dhs: tf.Tensor[] = new Array(M);
           // S: gradient w.r.t. the (transposed) outer product of modalities 0..m
-          let S: tf.Tensor = tf.matMul(W2, tf.transpose(dpre));
+          let S: tf.Tensor = dzParts.length === 1 ? dzParts[0] : tf.addN(dzParts);
           for (let m = M - 1; m >= 1; m--) {
             const Pm = prefix[m - 1].shape[0];
             const pm = qTs[m].shape[0];
@@ -213,7 +259,7 @@ export class TensorFusion extends FusionLayer {
           }
           const p0 = qTs[0].shape[0];
           dhs[0] = tf.transpose(tf.slice(S as T2, [1, 0], [p0 - 1, B]));
-          return [...dhs, dW, db];
+          return [...dhs, ...dWs, db];
         },
       };
     }) as unknown as (...args: tf.Tensor[]) => tf.Tensor;
