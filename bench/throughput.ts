@@ -261,7 +261,7 @@ function measureTorch(args: Args): Record<ModelName, Speed> | null {
   }
   const r = spawnSync(args.python, [script, '--seconds', String(args.seconds), '--batch', String(args.batch)], {
     encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
     maxBuffer: 1 << 24,
   });
   if (r.status !== 0) {
