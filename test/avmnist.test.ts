@@ -43,6 +43,10 @@ import { train } from '../src/train/train.js';
 import { modalityDropoutMasks } from '../src/train/modality_dropout.js';
 import { Rng } from '../src/util/rng.js';
 import { tmpDir } from './helpers.js';
+import Ajv2020Module from 'ajv/dist/2020.js';
+
+type AjvCtor = new (o: Record<string, unknown>) => { compile(s: unknown): ((d: unknown) => boolean) & { errors?: unknown } };
+const Ajv2020 = ((Ajv2020Module as unknown as { default?: AjvCtor }).default ?? Ajv2020Module) as unknown as AjvCtor;
 
 const FSDD = path.resolve('../shared/data/fsdd/recordings');
 const SPLITS: SplitName[] = ['train', 'valid', 'test'];
@@ -398,4 +402,8 @@ test('protocol: unimodal CNNs, fusion on frozen features, robustness, end to end
   assert.match(String(r.protocol.featureDataset.provenance.features), /frozen/);
   const e2e = r.datasets.find((d) => d.dataset === 'avmnist:end-to-end')!;
   assert.equal(e2e.results[0].encoders, 'end-to-end');
+  // the result is a valid results.json
+  const schema = JSON.parse(fs.readFileSync(path.resolve('schema/results.schema.json'), 'utf8'));
+  const validate = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
+  assert.ok(validate(JSON.parse(JSON.stringify(r))), JSON.stringify(validate.errors));
 });
