@@ -5,12 +5,11 @@
  * (`prepareImage` / `prepareAudio` of src/data/avmnist_transforms.ts). Browser bundle only:
  * no `node:` import.
  *
- * Two small pieces are here rather than imported, because their Node homes import `node:`
- * modules at the top (the build refuses those): reading a float .npy (src/data/npy.ts
- * `parseNpy`) and decoding a WAV (src/data/avmnist.ts `decodeWav`, the same `wavefile` calls,
- * mixed to mono the same way). If those move to node-free modules, import them instead.
+ * Reading a float .npy is done here rather than imported, because src/data/npy.ts imports
+ * `node:fs` at the top (the build refuses that). WAV decoding is shared with Node
+ * (src/data/wav.ts).
  */
-import * as wavefileNs from 'wavefile';
+import { decodeWav } from '../data/wav.js';
 import { ModalfuseError } from '../errors.js';
 import {
   prepareAudio,
@@ -86,28 +85,9 @@ export function avmnistTransforms(ctx: PrepareContext): Promise<AvmnistTransform
   return p;
 }
 
-/** Mono float samples and the rate of a WAV file (as src/data/avmnist.ts decodeWav). */
+/** Mono float samples and the rate of a WAV file (the same decoder Node uses). */
 export function decodeWavBytes(bytes: Uint8Array, file = '<upload>'): { samples: Float32Array; sampleRate: number } {
-  const ns = wavefileNs as unknown as { WaveFile?: new (b: Uint8Array) => unknown; default?: { WaveFile: new (b: Uint8Array) => unknown } };
-  const WaveFile = ns.WaveFile ?? ns.default!.WaveFile;
-  let wav: { fmt: unknown; getSamples(interleaved: boolean, ctor: Float64ArrayConstructor): unknown };
-  try {
-    wav = new WaveFile(bytes) as typeof wav;
-  } catch (e) {
-    throw new ModalfuseError(`cannot decode WAV: ${(e as Error).message}`, { file, modality: 'audio', expected: 'a WAV file' });
-  }
-  const fmt = wav.fmt as { sampleRate: number };
-  const raw = wav.getSamples(false, Float64Array) as Float64Array | Float64Array[];
-  let samples: Float32Array;
-  if (Array.isArray(raw)) {
-    const n = raw[0].length;
-    samples = new Float32Array(n);
-    for (const ch of raw) for (let i = 0; i < n; i++) samples[i] += ch[i] / raw.length;
-  } else {
-    samples = Float32Array.from(raw);
-  }
-  if (samples.length === 0) throw new ModalfuseError('empty WAV file', { file, modality: 'audio', expected: 'at least one sample', found: 0 });
-  return { samples, sampleRate: fmt.sampleRate };
+  return decodeWav(bytes, file);
 }
 
 /** Drawn digit (0..255, 28 x 28) -> the image input, exactly as prepareImage in Node. */
