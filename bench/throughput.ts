@@ -3,11 +3,12 @@
  * CMU-MOSI code, against the same two models in PyTorch (bench/torch_reference.py), one
  * thread on both sides.
  *
- *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile] [--flat] [--kernel-fills]
+ *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile] [--flat]
  *
  * `--profile` prints kernel time per training step by kernel; `--flat` adds a table row for
  * TFN built as flat tensor layer -> tfjs Dense (the generic gradient) to show what the fused
- * layer saves; `--kernel-fills` is an experiment (see below), not the library's behaviour.
+ * layer saves. The wasm kernel fills (src/backend/fills.ts: BatchMatMul with transposed
+ * operands, Unpack, ...) are on as in the library; `MODALFUSE_NO_FILLS=1` measures without.
  *
  * Models (built from the library's layers: its TFN/LMF fusion layers, its dense/dropout
  * helpers and tfjs-layers):
@@ -48,13 +49,12 @@ export interface Args {
   torch: boolean;
   python: string;
   profile: boolean;
-  kernelFills: boolean;
   /** Also measure TFN as flat tensor -> tfjs Dense (the table only). */
   flat: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, kernelFills: false, flat: false };
+  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, flat: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const next = () => {
@@ -67,9 +67,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-torch') a.torch = false;
     else if (k === '--python') a.python = next();
     else if (k === '--profile') a.profile = true;
-    else if (k === '--kernel-fills') a.kernelFills = true;
     else if (k === '--flat') a.flat = true;
-    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --flat, --kernel-fills)`);
+    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --flat)`);
   }
   if (!(a.seconds > 0) || !Number.isInteger(a.batch) || a.batch < 2) throw new Error('bad --seconds or --batch');
   return a;
@@ -124,71 +123,6 @@ export function buildModel(kind: ModelName | 'tfn-flat', seed = 1): tfl.LayersMo
     out = dense(h, 1, rng, 'out');
   }
   return tfl.model({ inputs: [audio, text, video], outputs: out, name: `bench_${kind}` });
-}
-
-// ---------------------------------------------------------------------------- experiment
-
-/**
- * `--kernel-fills` (an experiment, not the library's behaviour; these belong in
- * src/backend/fills.ts and are here only to measure what they would give):
- * - BatchMatMul: tfjs-backend-wasm 4.22 runs it through XNNPACK only without transposes;
- *   with transposeA or transposeB it falls back to a loop 10-20x slower, and every matMul
- *   gradient (dA = dY B^T, dB = A^T dY: every Dense and LSTM backward) takes that path. The
- *   override transposes the operand with the Transpose kernel and calls the stock kernel.
- * - Unpack (tf.unstack, which every tfjs-layers RNN runs on its input): the stock kernel
- *   slices once per output, and each slice first copies the whole input out of the wasm heap
- *   (readSync); for the [32, 20, 300] text input that is ~45 ms per forward pass. The
- *   override copies each step straight from a heap view.
- */
-export function registerKernelFills(): void {
-  const stock = tf.getKernel('BatchMatMul', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!stock || !transpose || !tf.getKernel('Unpack', 'wasm')) throw new Error('wasm kernels not found');
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  const swapLast = (rank: number) => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: stock.setupFunc,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-      if (!transposeA && !transposeB) return stock.kernelFunc({ inputs, backend, attrs });
-      const be = backend as { disposeData(id: object): void };
-      const flip = (x: tf.TensorInfo) => transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: swapLast(x.shape.length) } }) as tf.TensorInfo;
-      const at = transposeA ? flip(a) : a;
-      const bt = transposeB ? flip(b) : b;
-      const out = stock.kernelFunc({ inputs: { a: at, b: bt }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
-      if (transposeA) be.disposeData(at.dataId);
-      if (transposeB) be.disposeData(bt.dataId);
-      return out;
-    },
-  });
-  tf.unregisterKernel('Unpack', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Unpack',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      type Heap = { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo; typedArrayFromHeap(t: tf.TensorInfo): Float32Array };
-      const be = backend as unknown as Heap;
-      const x = (inputs as { value: tf.TensorInfo }).value;
-      if (x.dtype !== 'float32') throw new Error('Unpack fill: float32 only');
-      let axis = (attrs as { axis: number }).axis;
-      if (axis < 0) axis += x.shape.length;
-      const n = x.shape[axis];
-      const outer = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
-      const inner = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
-      const outShape = x.shape.filter((_, i) => i !== axis);
-      const outs = Array.from({ length: n }, () => be.makeOutput(outShape, 'float32'));
-      // views only after the last allocation (growing the heap detaches them)
-      const src = be.typedArrayFromHeap(x);
-      outs.forEach((o, i) => {
-        const dst = be.typedArrayFromHeap(o);
-        for (let r = 0; r < outer; r++) dst.set(src.subarray((r * n + i) * inner, (r * n + i + 1) * inner), r * inner);
-      });
-      return outs;
-    },
-  });
 }
 
 // ---------------------------------------------------------------------------- measurement
@@ -311,10 +245,6 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const backend = await initBackend({ backend: 'wasm' });
   const threads = wasmThreads();
-  if (args.kernelFills) {
-    registerKernelFills();
-    console.error('EXPERIMENT: --kernel-fills replaces the wasm BatchMatMul (transposed operands) and Unpack kernels (not the library default)');
-  }
   console.error(`modalfuse throughput: backend ${backend}, ${threads} thread(s), batch ${args.batch}, ${args.seconds} s per measurement`);
   const ours = {} as Record<ModelName, Speed>;
   for (const m of MODELS) {

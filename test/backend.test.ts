@@ -91,7 +91,7 @@ test('initBackend() with no arguments picks wasm (tfjs-node is not installed)', 
   const name = await initBackend();
   assert.equal(name, 'wasm');
   assert.equal(backendName(), 'wasm');
-  assert.deepEqual(activeFills().sort(), ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum']);
+  assert.deepEqual(activeFills().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Unpack', 'UnsortedSegmentSum']);
 });
 
 test('{backend: "cpu"} selects cpu, and wasm again after', async () => {
@@ -129,21 +129,26 @@ test('an unknown backend name throws ModalfuseError', async () => {
 
 test('registerFills is idempotent and unregisterFills restores the stock kernels', async () => {
   await initBackend({ backend: 'wasm' });
-  const ours = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  const overridden = ['Conv2DBackpropInput', 'BatchMatMul', 'Unpack'];
+  const ours = overridden.map((k) => tf.getKernel(k, 'wasm'));
   registerFills();
   registerFills();
-  assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), ours);
+  assert.deepEqual(overridden.map((k) => tf.getKernel(k, 'wasm')), ours);
   unregisterFills();
   try {
     assert.deepEqual(activeFills(), []);
     assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
     assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
-    assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), undefined);
-    assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), ours);
+    overridden.forEach((k, i) => {
+      assert.notEqual(tf.getKernel(k, 'wasm'), undefined, `${k}: stock kernel restored`);
+      assert.notEqual(tf.getKernel(k, 'wasm'), ours[i], `${k}: stock kernel restored`);
+    });
+    // the stock matMul still works after the swap back
+    assert.deepEqual(Array.from(tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()), [11]);
   } finally {
     registerFills();
   }
-  assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), ours);
+  assert.deepEqual(overridden.map((k) => tf.getKernel(k, 'wasm')), ours);
   assert.equal(tf.getKernel('Conv2DBackpropFilter', 'cpu')?.backendName, 'cpu'); // cpu untouched
 });
 
@@ -340,6 +345,114 @@ test('gradient of tf.gather w.r.t. params: wasm equals cpu', async () => {
 });
 
 // ---------------------------------------------------------------------------------------
+// BatchMatMul and Unpack.
+
+/** tf.matMul of seeded operands; shapes are the stored ones (transposed where asked). */
+function matMulCase(aShape: number[], bShape: number[], tA: boolean, tB: boolean, seed = 1): tf.Tensor {
+  return tf.matMul(rnd(aShape, seed), rnd(bShape, seed + 1), tA, tB);
+}
+
+/** Stored shapes of a [..., m, k] x [..., k, n] product with the given transposes. */
+function stored(aOuter: number[], bOuter: number[], m: number, k: number, n: number, tA: boolean, tB: boolean): [number[], number[]] {
+  return [[...aOuter, ...(tA ? [k, m] : [m, k])], [...bOuter, ...(tB ? [n, k] : [k, n])]];
+}
+
+const TRANSPOSES: Array<[boolean, boolean]> = [[false, false], [false, true], [true, false], [true, true]];
+
+// Sizes on both sides of the fill's 32^3 threshold (tiny products run the stock loop), m < n
+// and m > n (A B^T is computed either way round), batch dims shared, broadcast or on one side.
+const MATMUL_CASES: Array<{ aOuter: number[]; bOuter: number[]; m: number; k: number; n: number }> = [
+  { aOuter: [], bOuter: [], m: 40, k: 33, n: 30 },
+  { aOuter: [], bOuter: [], m: 8, k: 70, n: 64 },
+  { aOuter: [], bOuter: [], m: 5, k: 7, n: 3 },
+  { aOuter: [1], bOuter: [1], m: 32, k: 40, n: 50 },
+  { aOuter: [3], bOuter: [], m: 40, k: 33, n: 30 },
+  { aOuter: [3], bOuter: [1], m: 6, k: 70, n: 100 },
+  { aOuter: [4], bOuter: [], m: 5, k: 7, n: 3 },
+  { aOuter: [], bOuter: [3], m: 40, k: 33, n: 30 },
+  { aOuter: [1], bOuter: [4], m: 5, k: 7, n: 3 },
+  { aOuter: [3], bOuter: [3], m: 40, k: 33, n: 30 },
+  { aOuter: [4], bOuter: [4], m: 5, k: 7, n: 3 },
+  { aOuter: [2, 3], bOuter: [3], m: 36, k: 33, n: 30 },
+  { aOuter: [2, 3], bOuter: [2, 3], m: 36, k: 33, n: 30 },
+  { aOuter: [1, 1], bOuter: [2, 1, 1], m: 32, k: 33, n: 34 },
+];
+
+test('BatchMatMul: wasm matches cpu for all four transpose combinations, batches and broadcasting', async () => {
+  await initBackend({ backend: 'wasm' });
+  for (const c of MATMUL_CASES) {
+    for (const [tA, tB] of TRANSPOSES) {
+      const [as, bs] = stored(c.aOuter, c.bOuter, c.m, c.k, c.n, tA, tB);
+      await compare(() => matMulCase(as, bs, tA, tB), `matMul [${as}]${tA ? 'T' : ''} x [${bs}]${tB ? 'T' : ''}`);
+    }
+  }
+});
+
+test('BatchMatMul: general broadcasting of batch dims (against tiled operands on cpu)', async () => {
+  // [2, 1] x [1, 3] batch dims: the cpu kernel indexes broadcast batches modulo their count,
+  // right only when one side has a single item, so the reference tiles the operands first.
+  for (const [m, k, n] of [[36, 33, 30], [4, 5, 6]]) {
+    for (const [tA, tB] of TRANSPOSES) {
+      const [as, bs] = stored([2, 1], [1, 3], m, k, n, tA, tB);
+      const ref = await on('cpu', () => tf.matMul(tf.tile(rnd(as, 1), [1, 3, 1, 1]), tf.tile(rnd(bs, 2), [2, 1, 1, 1]), tA, tB));
+      const got = await on('wasm', () => matMulCase(as, bs, tA, tB));
+      assertClose(ref, got, `broadcast matMul [${as}] x [${bs}] ${tA} ${tB}`);
+    }
+  }
+});
+
+test('BatchMatMul: empty inner dimension gives zeros; mismatched inner dims throw', async () => {
+  await tf.setBackend('wasm');
+  const z = await on('wasm', () => tf.matMul(tf.zeros([5, 0]), tf.zeros([0, 3])));
+  assert.deepEqual(z.shape, [5, 3]);
+  assert.ok(Array.from(z.values).every((v) => v === 0));
+  assert.throws(() => tf.matMul(tf.zeros([2, 3]), tf.zeros([4, 2])), /inner shapes/);
+});
+
+test('Unpack: wasm matches cpu on every axis for float32, int32 and bool', async () => {
+  const shape = [3, 4, 5];
+  const makers: Array<[string, () => tf.Tensor]> = [
+    ['float32', () => rnd(shape, 3)],
+    ['int32', () => tf.cast(tf.mul(rnd(shape, 4), 100), 'int32')],
+    ['bool', () => tf.greater(rnd(shape, 5), 0)],
+  ];
+  for (const [dtype, make] of makers) {
+    for (const axis of [0, 1, 2, -1]) {
+      const n = shape[axis < 0 ? axis + 3 : axis];
+      for (let i = 0; i < n; i++) {
+        await compare(() => tf.unstack(make(), axis)[i], `unstack ${dtype} axis ${axis} part ${i}`, 0);
+      }
+      await tf.setBackend('wasm');
+      const parts = tf.tidy(() => tf.unstack(make(), axis).map((p) => p.clone()));
+      assert.equal(parts.length, n);
+      assert.ok(parts.every((p) => p.dtype === dtype && p.shape.join() === shape.filter((_, j) => j !== (axis + 3) % 3).join()));
+      tf.dispose(parts);
+    }
+  }
+  await compare(() => tf.unstack(rnd([1, 6], 6), 0)[0], 'unstack a single part');
+  await compare(() => tf.stack(tf.unstack(rnd([2, 0, 3], 7), 2)), 'unstack with an empty dim');
+});
+
+test('gradient of a tfl LSTM model (unstack, matMul gradients with transposes): wasm equals cpu', async () => {
+  await tf.setBackend('wasm');
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.lstm({ inputShape: [6, 40], units: 36, recurrentActivation: 'sigmoid',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }), recurrentInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+      tfl.layers.dense({ units: 3, kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }),
+    ],
+  });
+  const loss = (x: tf.Tensor): tf.Scalar => tf.sum(tf.square(model.apply(x) as tf.Tensor));
+  const input = (): tf.Tensor => rnd([33, 6, 40], 21);
+  await compare(() => tf.grad(loss)(input()), 'd loss / d input');
+  for (const w of model.trainableWeights) {
+    const v = w.read() as tf.Variable;
+    await compare(() => tf.variableGrads(() => loss(input()), [v]).grads[v.name], `d loss / d ${w.name}`);
+  }
+  model.dispose();
+});
+
+// ---------------------------------------------------------------------------------------
 // No leaks.
 
 test('the filled kernels leak neither tensors nor wasm buffers', async () => {
@@ -358,6 +471,14 @@ test('the filled kernels leak neither tensors nor wasm buffers', async () => {
     'UnsortedSegmentSum');
   await assertNoLeak(() => tf.grad((p: tf.Tensor) => tf.sum(tf.gather(p, tf.tensor1d([1, 1, 0], 'int32'))))(rnd([3, 2], 1)),
     'gather gradient');
+  for (const c of MATMUL_CASES) {
+    for (const [tA, tB] of TRANSPOSES) {
+      const [as, bs] = stored(c.aOuter, c.bOuter, c.m, c.k, c.n, tA, tB);
+      await assertNoLeak(() => matMulCase(as, bs, tA, tB), `BatchMatMul [${as}] x [${bs}] ${tA} ${tB}`);
+    }
+  }
+  await assertNoLeak(() => matMulCase([2, 1, 36, 33], [1, 3, 33, 30], false, false), 'BatchMatMul general broadcast');
+  await assertNoLeak(() => tf.unstack(rnd([3, 4, 5], 1), 1), 'Unpack');
 });
 
 // ---------------------------------------------------------------------------------------

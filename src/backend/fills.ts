@@ -4,8 +4,13 @@
  * - `Conv2DBackpropFilter` and `UnsortedSegmentSum` are missing from tfjs-backend-wasm
  *   4.22 (conv2d kernel gradients and gather / embedding gradients fail without them).
  * - `Conv2DBackpropInput` exists but runs several times slower than the forward
- *   convolution; it is deliberately overridden. The stock kernel is kept and restored by
- *   `unregisterFills()`.
+ *   convolution; it is deliberately overridden.
+ * - `BatchMatMul` runs XNNPACK only for one matrix pair without transposes; transposed
+ *   operands (every matMul gradient) and batches fall to a loop 10-20x slower, and batch
+ *   broadcasting is wrong. Overridden: the operands are rearranged so that the fast path runs.
+ * - `Unpack` copies the whole input out of the heap once per output (every tfjs-layers RNN
+ *   unstacks its input over time); overridden by a copy from heap views.
+ * Overridden stock kernels are kept and restored by `unregisterFills()`.
  *
  * Registration touches only the 'wasm' backend's kernels, registers a kernel only where it
  * is missing or deliberately overridden, and is idempotent. `MODALFUSE_NO_FILLS=1` turns it
@@ -14,6 +19,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './kernels/conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './kernels/conv2d_backprop_input.js';
+import { batchMatMulConfig } from './kernels/batch_mat_mul.js';
+import { unpackConfig } from './kernels/unpack.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted_segment_sum.js';
 
 export { setBackpropInputStrategy, type BackpropInputStrategy } from './kernels/conv2d_backprop_input.js';
@@ -30,6 +37,8 @@ const FILLS: Fill[] = [
   { config: conv2DBackpropFilterConfig, override: false },
   { config: unsortedSegmentSumConfig, override: false },
   { config: conv2DBackpropInputConfig, override: true },
+  { config: batchMatMulConfig, override: true },
+  { config: unpackConfig, override: true },
 ];
 
 /** Stock kernels displaced by an override, by kernel name. */
