@@ -40,6 +40,8 @@ export { CNN_DEFAULTS, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilte
 // benchmark, prediction, import and report
 export * from './eval/bench.js';
 export * from './eval/predict.js';
+export * from './eval/predict_raw.js';
+export * from './eval/bench_suite.js';
 export * from './data/import.js';
 export * from './report/html.js';
 export * from './report/summary.js';

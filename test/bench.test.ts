@@ -291,3 +291,45 @@ test('the page renderer draws any results: tables, charts, robustness, confusion
     assert.match(r.root.textContent, /modalfuse benchmark/);
   }
 });
+
+test('the page renderer on AV-MNIST protocol results: encoders and fusion params columns, the protocol note', () => {
+  const row = (method: string, encoders: string, fusionParams?: number) => ({
+    method,
+    encoders,
+    ...(fusionParams !== undefined ? { fusionParams } : {}),
+    options: {},
+    seeds: [1],
+    params: 100_000,
+    flopsPerSample: 1e6,
+    activationBytesPerSample: 1024,
+    trainSamplesPerSec: 1e3,
+    inferSamplesPerSec: 1e4,
+    trainSeconds: 1,
+    metrics: { accuracy: 0.5, f1: 0.5 },
+    history: [{ epoch: 1, loss: 1 }],
+    robustness: [{ modality: 'audio', corruption: 'missing', level: 1, metrics: { accuracy: 0.3 } }],
+  });
+  const results = {
+    schemaVersion: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    library: 'modalfuse@0.1.0',
+    backend: 'wasm',
+    options: { seeds: [1], epochs: 2, quick: true, modalityDropout: 0.3 },
+    protocol: { unimodalEpochs: 3, fusionEpochs: 2 },
+    datasets: [
+      { dataset: 'avmnist', task: 'classification', results: [row('audio-only', 'trained'), row('concat', 'frozen', 4810)] },
+      { dataset: 'avmnist:end-to-end', task: 'classification', results: [row('concat', 'end-to-end')] },
+    ],
+  };
+  assertValid(results);
+  const { root } = renderInFakeDom(results);
+  const text = root.textContent;
+  assert.match(text, /modality dropout 0\.3/);
+  assert.match(text, /trained first \(≤ 3 epochs\).*frozen encoder features \(≤ 2 epochs\)/);
+  assert.match(text, /End-to-end rows train encoders and fusion jointly/);
+  const heads = root.all('th').map((t) => t.textContent);
+  assert.ok(heads.includes('encoders') && heads.includes('fusion params'), heads.join(','));
+  assert.match(text, /frozen/);
+  assert.match(text, /4,810/);
+  assert.match(formatResultsTable(results as unknown as BenchResults), /^concat\s+frozen\s+0\.5000/m);
+});

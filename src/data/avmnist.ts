@@ -528,6 +528,19 @@ export function modelTransforms(modelDir: string): AvmnistTransforms | null {
   return readTransformsFrom(dir);
 }
 
+/**
+ * The AV-MNIST data folder behind a loaded data set when it carries transforms (its
+ * `preprocessing/`): the cache folder of `avmnist` (`data.dir`), or the folder path it was
+ * loaded from; null for any other data (what `train --save` uses to attach transforms).
+ */
+export function avmnistDataDir(data: Dataset, nameOrPath?: string): string | null {
+  const candidates = [(data as { dir?: unknown }).dir, nameOrPath].filter((d): d is string => typeof d === 'string' && d !== '');
+  for (const d of candidates) {
+    if (fs.existsSync(path.join(d, PREPROCESSING_DIR, TRANSFORMS_FILE)) && fs.existsSync(path.join(d, 'dataset.json'))) return path.resolve(d);
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------
 // Cache and the `avmnist` name
 

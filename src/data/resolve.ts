@@ -29,7 +29,8 @@ export function registerDatasetResolver(r: DatasetResolver): void {
 }
 
 export function builtinDatasetNames(): string[] {
-  return ['synthetic', ...SYNTHETIC_NAMES, ...MFN_NAMES.map((m) => `mfn:${m}`)];
+  // `avmnist` is built on demand by src/data/avmnist.ts, which registers its resolver when imported.
+  return ['synthetic', ...SYNTHETIC_NAMES, ...MFN_NAMES.map((m) => `mfn:${m}`), 'avmnist'];
 }
 
 /** All data sets a name stands for (the suite expands). */

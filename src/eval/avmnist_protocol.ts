@@ -27,7 +27,7 @@ import { FusionModel } from '../models/fusion_model.js';
 import { allOptions, getMethod, incompatibility, listMethods, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
 import { train, type TrainResult } from '../train/train.js';
 import { LIBRARY } from '../version.js';
-import type { BenchDatasetResult, BenchMethodResult, BenchResults } from './bench.js';
+import type { BenchDatasetResult, BenchMethodResult, BenchResults, BenchSkip } from './bench.js';
 import { fusionModelCost, modelCost, type Cost } from './cost.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { computeMetrics, primaryMetric } from './metrics.js';
@@ -232,6 +232,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
   log(`avmnist protocol${quick ? ' (quick)' : ''}: train ${sizes.train}, valid ${sizes.valid ?? 0}, test ${sizes.test}; unimodal ${unimodalEpochs} epochs, fusion ${fusionEpochs} epochs`);
   const trainOpts = { batchSize, lr, seed, patience };
   const spec: DataSpec = { task: data.task, modalities: data.modalities };
+  const skipped: BenchSkip[] = [];
 
   // 1. Unimodal networks.
   const tUni = performance.now();
@@ -302,6 +303,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
       const why = incompatibility(entry, featSpec, options);
       if (why) {
         log(`skip ${name}: ${why}`);
+        skipped.push({ dataset: 'avmnist', method: name, reason: `on frozen encoder features: ${why}` });
         continue;
       }
       const fm = FusionModel.create(name, featSpec, options, { seed, dataset: data.name });
@@ -337,6 +339,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
       const why = incompatibility(entry, spec, options);
       if (why) {
         log(`skip ${name} end to end: ${why}`);
+        skipped.push({ dataset: 'avmnist:end-to-end', method: name, reason: why });
         continue;
       }
       const fm = FusionModel.create(name, spec, options, { seed, dataset: data.name });
@@ -389,6 +392,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
         modalityDropout: opts.modalityDropout ?? 0,
       },
       datasets: datasets as AvmnistProtocolResults['datasets'],
+      ...(skipped.length > 0 ? { skipped } : {}),
       totalSeconds: (performance.now() - t0) / 1000,
       protocol: {
         quick,

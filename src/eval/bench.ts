@@ -7,6 +7,7 @@
  * arguments and calls `runBench`.
  */
 import { backendName } from '../backend/index.js';
+import '../data/avmnist.js'; // registers the `avmnist` data set name
 import { loadDatasets } from '../data/resolve.js';
 import type { Dataset, ModalitySpec, SplitName, TaskKind } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
@@ -22,6 +23,7 @@ import {
   type Options,
 } from '../registry/index.js';
 import { train } from '../train/train.js';
+import { checkModalityDropout } from '../train/modality_dropout.js';
 import { LIBRARY } from '../version.js';
 import { fusionModelCost } from './cost.js';
 import { evaluate } from './evaluate.js';
@@ -55,6 +57,8 @@ export interface BenchOptions {
   robustnessLevels?: number[];
   /** Seed of generated data sets (default 0, the same data `train` and `eval` see). */
   dataSeed?: number;
+  /** Modality dropout while training (TrainOptions.modalityDropout; default 0). */
+  modalityDropout?: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
   /** Also pass the per-epoch lines of training to `log`. */
@@ -294,6 +298,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   if (!Number.isInteger(patience) || patience < 0) throw new ModalfuseError('bad patience', { expected: 'integer >= 0', found: patience });
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModalfuseError('bad batch size', { expected: 'integer >= 1', found: batchSize });
   if (!(lr > 0) || !Number.isFinite(lr)) throw new ModalfuseError('bad learning rate', { expected: 'number > 0', found: lr });
+  if (opts.modalityDropout !== undefined) checkModalityDropout(opts.modalityDropout);
 
   const { plans, skipped } = await plan(opts);
   for (const s of skipped) log(`skip ${s.method} on ${s.dataset}: ${s.reason}`);
@@ -319,6 +324,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
             batchSize,
             lr,
             seed,
+            modalityDropout: opts.modalityDropout,
             log: opts.verbose ? (l) => log(`  ${l}`) : undefined,
           });
           const secs = (performance.now() - ts) / 1000;
@@ -407,6 +413,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       methods: opts.methods ? [...opts.methods] : null,
       set: { ...(opts.set ?? {}) },
       robustness: opts.robustness !== false,
+      ...(opts.modalityDropout ? { modalityDropout: opts.modalityDropout } : {}),
     },
     datasets,
     skipped,

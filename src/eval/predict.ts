@@ -87,8 +87,14 @@ function flatten(v: unknown, shape: number[], out: number[], loc: () => string, 
   throw new ModalfuseError(`${loc()}: not a finite number`, { expected: 'numbers', found: v === null ? 'null' : typeof v === 'number' ? String(v) : JSON.stringify(v) });
 }
 
+/**
+ * Rewrites one parsed JSONL object before its modalities are read (e.g. raw AV-MNIST inputs
+ * `image_raw` / `audio_wav` into prepared `image` / `audio` arrays; see ./predict_raw.ts).
+ */
+export type JsonlRecordHook = (record: Record<string, unknown>, line: number) => Record<string, unknown>;
+
 /** Parses JSONL text: one object per non-empty line with an array for every modality the model reads. */
-export function parseJsonlInput(text: string, fm: FusionModel, file = '<jsonl>'): PredictionInput {
+export function parseJsonlInput(text: string, fm: FusionModel, file = '<jsonl>', hook?: JsonlRecordHook): PredictionInput {
   const lines = text.split(/\r?\n/);
   const mods = fm.inputModalities;
   const sizes = mods.map((m) => sizeOf(fm.meta.modalities[m].shape));
@@ -105,7 +111,7 @@ export function parseJsonlInput(text: string, fm: FusionModel, file = '<jsonl>')
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
       throw new ModalfuseError(`line ${li + 1} is not a JSON object`, { file, expected: '{"modality": [...], ...}', found: Array.isArray(obj) ? 'an array' : typeof obj });
     }
-    const rec = obj as Record<string, unknown>;
+    const rec = hook ? hook(obj as Record<string, unknown>, li + 1) : (obj as Record<string, unknown>);
     mods.forEach((m, k) => {
       const shape = fm.meta.modalities[m].shape;
       if (!(m in rec)) throw new ModalfuseError(`line ${li + 1} lacks modality "${m}"`, { file, modality: m, expected: mods, found: Object.keys(rec) });
@@ -138,8 +144,8 @@ export function parseJsonlInput(text: string, fm: FusionModel, file = '<jsonl>')
   return { n, features, source: file };
 }
 
-/** Samples from a dataset folder or a JSONL file. */
-export function readPredictionInput(input: string, fm: FusionModel, split?: SplitName): PredictionInput {
+/** Samples from a dataset folder or a JSONL file (`hook`: see JsonlRecordHook). */
+export function readPredictionInput(input: string, fm: FusionModel, split?: SplitName, hook?: JsonlRecordHook): PredictionInput {
   let st: fs.Stats;
   try {
     st = fs.statSync(input);
@@ -154,7 +160,7 @@ export function readPredictionInput(input: string, fm: FusionModel, split?: Spli
   } catch (e) {
     throw new ModalfuseError(`cannot read input (${(e as NodeJS.ErrnoException).code})`, { file: input });
   }
-  return parseJsonlInput(text, fm, input);
+  return parseJsonlInput(text, fm, input, hook);
 }
 
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;

@@ -160,6 +160,7 @@ export function clientRender(): void {
   if (isNum(opts.batchSize)) optBits.push('batch ' + opts.batchSize);
   if (isNum(opts.lr)) optBits.push('lr ' + opts.lr);
   if (opts.quick) optBits.push('quick');
+  if (isNum(opts.modalityDropout) && opts.modalityDropout > 0) optBits.push('modality dropout ' + opts.modalityDropout);
   if (opts.set && typeof opts.set === 'object' && Object.keys(opts.set).length > 0) {
     optBits.push('set ' + Object.entries(opts.set).map(([k, v]) => k + '=' + v).join(' '));
   }
@@ -203,6 +204,28 @@ export function clientRender(): void {
     if (pm) info.push('ranked by ' + pm.key + (pm.higherIsBetter ? ' (higher is better)' : ' (lower is better)'));
     section.appendChild(el('h2', null, String(ds.dataset ?? 'data set ' + (di + 1))));
     section.appendChild(el('p', { class: 'meta' }, info.join(' · ')));
+    // AV-MNIST protocol (results with `encoders`): say how the rows were trained and what their cost columns cover.
+    const hasEncoders = rs.some((r) => typeof r.encoders === 'string');
+    if (hasEncoders) {
+      const proto: AnyObj = (results.protocol && typeof results.protocol === 'object' ? results.protocol : null) || (opts.avmnist && typeof opts.avmnist === 'object' ? opts.avmnist : {});
+      const uni = isNum(proto.unimodalEpochs) ? ' (≤ ' + proto.unimodalEpochs + ' epochs)' : '';
+      const fus = isNum(proto.fusionEpochs) ? ' (≤ ' + proto.fusionEpochs + ' epochs)' : '';
+      const kinds = new Set(rs.map((r) => r.encoders));
+      const bits: string[] = [];
+      if (kinds.has('trained') || kinds.has('frozen')) {
+        bits.push(
+          'Protocol of MFAS (Pérez-Rúa et al. 2019): the unimodal networks (encoders "trained") are trained first' + uni +
+            '; every fusion method (encoders "frozen") is then trained on their frozen encoder features' + fus + ' with the same head budget.',
+        );
+      }
+      if (kinds.has('frozen')) {
+        bits.push('For frozen rows, params, FLOPs and act. mem include both encoders ("fusion params": the fusion model alone); train/s, infer/s and train s are of the fusion model on precomputed features.');
+      }
+      if (kinds.has('end-to-end')) bits.push('End-to-end rows train encoders and fusion jointly from the raw inputs' + uni + '.');
+      bits.push('Robustness: corruptions of the raw test inputs, passed through the encoders.');
+      section.appendChild(el('p', { class: 'note protocol' }, bits.join(' ')));
+    }
+    const hasFusionParams = rs.some((r) => isNum(r.fusionParams));
     if (rs.length === 0) {
       section.appendChild(el('p', null, 'No results for this data set.'));
     }
@@ -235,9 +258,11 @@ export function clientRender(): void {
         'tr',
         null,
         el('th', null, 'method'),
+        hasEncoders ? el('th', { title: 'trained: a unimodal network; frozen: fusion on the frozen unimodal encoders; end-to-end: trained jointly' }, 'encoders') : null,
         el('th', null, 'family / level'),
         ...metricKeys.map((k) => el('th', { class: 'num' }, k + (higherBetter(k, pm) ? ' ↑' : ' ↓'))),
         el('th', { class: 'num', title: 'trainable and non-trainable parameters' }, 'params'),
+        hasFusionParams ? el('th', { class: 'num', title: 'parameters of the fusion model alone (without the frozen encoders)' }, 'fusion params') : null,
         el('th', { class: 'num', title: 'floating-point operations per sample (multiply and add count as two)' }, 'FLOPs'),
         el('th', { class: 'num', title: 'activation memory per sample' }, 'act. mem'),
         el('th', { class: 'num', title: 'training samples per second' }, 'train/s'),
@@ -258,9 +283,11 @@ export function clientRender(): void {
           'tr',
           r === best ? { class: 'best-row' } : null,
           el('td', null, el('span', { class: 'swatch', style: 'background:' + colorOf(String(r.method)) }), String(r.method ?? '?')),
+          hasEncoders ? el('td', { class: 'dim' }, typeof r.encoders === 'string' ? r.encoders : '–') : null,
           el('td', { class: 'dim' }, fam || '–'),
           ...cells,
           el('td', { class: 'num' }, fmtInt(r.params)),
+          hasFusionParams ? el('td', { class: 'num' }, fmtInt(r.fusionParams)) : null,
           el('td', { class: 'num' }, fmtSI(r.flopsPerSample)),
           el('td', { class: 'num' }, fmtBytes(r.activationBytesPerSample)),
           el('td', { class: 'num' }, fmtSI(r.trainSamplesPerSec)),

@@ -75,6 +75,7 @@ nav a:hover { background: var(--soft); }
 section { border-bottom: 1px solid var(--line); padding: 14px 0 22px; }
 .meta { color: var(--dim); margin: 2px 0 8px; font-size: 13px; }
 .note { color: var(--dim); font-size: 12px; margin: 4px 0 0; }
+.note.protocol { margin: 0 0 10px; max-width: 1100px; }
 .dim { color: var(--dim); }
 .table-wrap { overflow-x: auto; }
 table.results { border-collapse: collapse; width: 100%; font-size: 13px; }

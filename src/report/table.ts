@@ -37,9 +37,13 @@ export function formatResultsTable(results: BenchResults): string {
       keys.splice(keys.indexOf(pm.key), 1);
       keys.unshift(pm.key);
     }
-    const header = ['method', ...keys, 'params', 'FLOPs', 'train/s', 'infer/s', 'seconds', 'epochs'];
+    // AV-MNIST protocol results say how each row was trained (trained / frozen / end-to-end).
+    const enc = (r: (typeof ds.results)[number]) => (r as { encoders?: unknown }).encoders;
+    const withEncoders = ds.results.some((r) => typeof enc(r) === 'string');
+    const header = ['method', ...(withEncoders ? ['encoders'] : []), ...keys, 'params', 'FLOPs', 'train/s', 'infer/s', 'seconds', 'epochs'];
     const rows = ds.results.map((r) => [
       r.method,
+      ...(withEncoders ? [typeof enc(r) === 'string' ? String(enc(r)) : '-'] : []),
       ...keys.map((k) => fmtMetric(r.metrics[k]) + (r.metricsStd && typeof r.metricsStd[k] === 'number' ? ` ± ${fmtMetric(r.metricsStd[k])}` : '')),
       Math.round(r.params).toLocaleString('en-US'),
       fmtSI(r.flopsPerSample),
