@@ -123,6 +123,19 @@ test('late fusion: mean of probabilities, vote and learned weights behave as def
   }
 });
 
+test('late-stack starts as the product of experts (mean of log-probabilities) and learns from there', () => {
+  const data = smallDataset(vectorMods, tasks[0]);
+  const fm = FusionModel.create('late-stack', data, {}, { seed: 2 });
+  fm.fitPreprocessing(data.splits.train!);
+  const test = data.splits.test!;
+  const idx = Array.from({ length: test.n }, (_, i) => i);
+  const [main, ...aux] = tf.tidy(() => fm.forward(fm.batchTensors(fm.preprocess(test.features), idx)));
+  const expected = tf.tidy(() => tf.div(tf.addN(aux.map((a) => tf.logSoftmax(a))), aux.length));
+  assert.ok(maxAbsDiff(main.dataSync(), expected.dataSync()) < 1e-5);
+  tf.dispose([main, ...aux, expected]);
+  fm.dispose();
+});
+
 test('the registry lists every simple method with family, level, options and citation', () => {
   const names = listMethods().map((m) => m.name);
   for (const n of ['concat', 'sum', 'product', 'pixel', 'late-mean', 'late-vote', 'late-learned', 'late-stack', 'hybrid', '{modality}-only']) {

@@ -9,7 +9,11 @@
  *            median for regression); not differentiable, so its heads learn from their own
  *            losses only;
  * - learned: softmax-normalised learned weight per modality (or per source in `hybrid`).
- * `LateStack` is stacking: a learned linear meta-model over all per-modality probabilities.
+ * `LateStack` is stacking: a learned linear meta-model over every modality's output in a space
+ * where averaging is meaningful (log-probabilities for classification, logits for multi-label,
+ * values for regression). Its kernel starts as the block identity / M, so an untrained
+ * stacker is the product of experts (the mean of values for regression) and training moves
+ * it from there; a random start made the meta-model lag far behind the heads.
  */
 import { tf, tfl } from '../backend/index.js';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
@@ -117,7 +121,7 @@ export interface StackArgs extends FusionArgs {
   units: number;
 }
 
-/** Stacking: raw output = [p_1; ...; p_M] W + b over all per-modality probabilities. */
+/** Stacking: raw output = [s_1; ...; s_M] W + b, s_m = log-probabilities / logits / values. */
 export class LateStack extends FusionLayer {
   static readonly className = 'ModalfuseLateStack';
   readonly task: TaskKind;
@@ -134,8 +138,15 @@ export class LateStack extends FusionLayer {
   override build(inputShape: Shape | Shape[]): void {
     const shapes = asShapes(inputShape);
     const inWidth = shapes.reduce((a, s) => a + (s[s.length - 1] as number), 0);
-    this.kernel = this.addWeight('kernel', [inWidth, this.units], 'float32', this.glorot());
+    const identityStart = shapes.every((s) => s[s.length - 1] === this.units);
+    this.kernel = this.addWeight('kernel', [inWidth, this.units], 'float32', identityStart ? tfl.initializers.zeros() : this.glorot());
     this.bias = this.addWeight('bias', [this.units], 'float32', tfl.initializers.zeros());
+    if (identityStart) {
+      const m = shapes.length;
+      const eye = tf.tidy(() => tf.div(tf.concat(shapes.map(() => tf.eye(this.units)), 0), m));
+      this.kernel.write(eye);
+      eye.dispose();
+    }
     this.built = true;
   }
 
@@ -145,8 +156,8 @@ export class LateStack extends FusionLayer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const ps = asTensors(inputs).map((x) => toProb(x, this.task));
-      return tf.add(tf.matMul(tf.concat(ps, -1), this.kernel!.read()), this.bias!.read());
+      const feats = asTensors(inputs).map((x) => (this.task === 'classification' ? tf.logSoftmax(x) : x));
+      return tf.add(tf.matMul(tf.concat(feats, -1), this.kernel!.read()), this.bias!.read());
     });
   }
 
