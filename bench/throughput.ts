@@ -3,18 +3,20 @@
  * CMU-MOSI code, against the same two models in PyTorch (bench/torch_reference.py), one
  * thread on both sides.
  *
- *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile] [--flat]
+ *   npm run bench:throughput -- [--seconds S] [--batch N] [--no-torch] [--python PATH] [--profile] [--flat] [--tfl-lstm]
  *
  * `--profile` prints kernel time per training step by kernel; `--flat` adds a table row for
  * TFN built as flat tensor layer -> tfjs Dense (the generic gradient) to show what the fused
- * layer saves. The wasm kernel fills (src/backend/fills.ts: BatchMatMul with transposed
+ * layer saves; `--tfl-lstm` adds rows for both models with the text LSTM built by
+ * tfl.layers.lstm instead of the library's FastLSTM (src/encoders/lstm.ts). The wasm kernel fills (src/backend/fills.ts: BatchMatMul with transposed
  * operands, Unpack, ...) are on as in the library; `MODALFUSE_NO_FILLS=1` measures without.
  *
  * Models (built from the library's layers: its TFN/LMF fusion layers, its dense/dropout
  * helpers and tfjs-layers):
  * - audio [5] and video [20]: SubNet = BatchNorm -> Dropout(0.2) -> (Linear 32 -> ReLU) x3
  *   (as in the official TFN/LMF code);
- * - text [20, 300]: TextSubNet = LSTM(64), last hidden state -> Dropout(0.2) -> Linear 64;
+ * - text [20, 300]: TextSubNet = LSTM(64) (the library's FastLSTM, sigmoid gates as PyTorch's),
+ *   last hidden state -> Dropout(0.2) -> Linear 64;
  * - TFN: [1; audio] x [1; text] x [1; video] (33 x 65 x 33 = 70,785 entries) -> 64 ReLU ->
  *   64 ReLU -> 1 (the first post-fusion layer computed inside the fused TFN layer; the official
  *   code's dropout on the fused tensor is left out on both sides);
@@ -31,6 +33,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf, tfl, wasmThreads } from '../src/backend/index.js';
 import { dense, dropout } from '../src/encoders/index.js';
+import { FastLSTM } from '../src/encoders/lstm.js';
 import { LowRankFusion, TensorFusion } from '../src/fusion/index.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -51,10 +54,12 @@ export interface Args {
   profile: boolean;
   /** Also measure TFN as flat tensor -> tfjs Dense (the table only). */
   flat: boolean;
+  /** Also measure both models with tfl.layers.lstm as the text LSTM (the table only). */
+  tflLstm: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, flat: false };
+  const a: Args = { seconds: 3, batch: 32, torch: true, python: '/usr/bin/python3', profile: false, flat: false, tflLstm: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const next = () => {
@@ -68,7 +73,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--python') a.python = next();
     else if (k === '--profile') a.profile = true;
     else if (k === '--flat') a.flat = true;
-    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --flat)`);
+    else if (k === '--tfl-lstm') a.tflLstm = true;
+    else throw new Error(`unknown argument ${k} (use --seconds S, --batch N, --no-torch, --python PATH, --profile, --flat, --tfl-lstm)`);
   }
   if (!(a.seconds > 0) || !Number.isInteger(a.batch) || a.batch < 2) throw new Error('bad --seconds or --batch');
   return a;
@@ -85,27 +91,28 @@ function subNet(x: Sym, rng: Rng, name: string): Sym {
   return h;
 }
 
-function textSubNet(x: Sym, rng: Rng): Sym {
-  let h = tfl.layers
-    .lstm({
-      units: DIMS.textHidden,
-      recurrentActivation: 'sigmoid', // as PyTorch's LSTM (the tfjs default is hardSigmoid)
-      kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
-      recurrentInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
-      name: 'text_lstm',
-    })
-    .apply(x) as Sym;
+export type LstmImpl = 'fast' | 'tfl';
+
+function textSubNet(x: Sym, rng: Rng, lstm: LstmImpl): Sym {
+  const args = {
+    units: DIMS.textHidden,
+    recurrentActivation: 'sigmoid' as const, // as PyTorch's LSTM (the tfjs default is hardSigmoid)
+    kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+    recurrentInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+    name: 'text_lstm',
+  };
+  let h = (lstm === 'fast' ? new FastLSTM(args) : tfl.layers.lstm(args)).apply(x) as Sym;
   h = dropout(h, 0.2, rng, 'text_drop');
   return dense(h, DIMS.textOut, rng, 'text_dense');
 }
 
 /** `tfn-flat`: TFN as flat tensor layer -> tfjs Dense (the generic gradient), for comparison. */
-export function buildModel(kind: ModelName | 'tfn-flat', seed = 1): tfl.LayersModel {
+export function buildModel(kind: ModelName | 'tfn-flat', seed = 1, lstm: LstmImpl = 'fast'): tfl.LayersModel {
   const rng = new Rng(seed);
   const audio = tfl.input({ shape: [DIMS.audio], name: 'audio' });
   const text = tfl.input({ shape: [DIMS.textSteps, DIMS.text], name: 'text' });
   const video = tfl.input({ shape: [DIMS.video], name: 'video' });
-  const hs = [subNet(audio, rng, 'audio'), textSubNet(text, rng), subNet(video, rng, 'video')];
+  const hs = [subNet(audio, rng, 'audio'), textSubNet(text, rng, lstm), subNet(video, rng, 'video')];
   const modalities = ['audio', 'text', 'video'];
   let out: Sym;
   if (kind === 'tfn' || kind === 'tfn-flat') {
@@ -149,8 +156,8 @@ function rate(step: (i: number) => void, seconds: number, warmup = 3): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-export function measureOurs(kind: ModelName | 'tfn-flat', args: Args): Speed {
-  const model = buildModel(kind);
+export function measureOurs(kind: ModelName | 'tfn-flat', args: Args, lstm: LstmImpl = 'fast'): Speed {
+  const model = buildModel(kind, 1, lstm);
   const batches = randomBatches(8, args.batch, 7);
   const opt = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -254,6 +261,10 @@ async function main(): Promise<void> {
   }
   const flat = args.flat ? measureOurs('tfn-flat', args) : null;
   if (flat) console.error(`  ours tfn as flat tensor -> Dense: train ${fmt(flat.trainSamplesPerSec)} / infer ${fmt(flat.inferSamplesPerSec)} samples/s`);
+  const withTflLstm = args.tflLstm ? Object.fromEntries(MODELS.map((m) => [m, measureOurs(m, args, 'tfl')])) as Record<ModelName, Speed> : null;
+  for (const m of args.tflLstm ? MODELS : []) {
+    console.error(`  ours ${m} with tfl.layers.lstm: train ${fmt(withTflLstm![m].trainSamplesPerSec)} / infer ${fmt(withTflLstm![m].inferSamplesPerSec)} samples/s`);
+  }
   const pytorch = args.torch ? measureTorch(args) : null;
   const ratio = pytorch
     ? (Object.fromEntries(
@@ -288,6 +299,18 @@ async function main(): Promise<void> {
       fmt(flat.inferSamplesPerSec),
       fmt(pytorch?.tfn.inferSamplesPerSec),
       pytorch ? fmt(flat.inferSamplesPerSec / pytorch.tfn.inferSamplesPerSec, 2) : '-',
+    ]);
+  }
+  for (const m of withTflLstm ? MODELS : []) {
+    const s = withTflLstm![m];
+    rows.push([
+      `${m} (tfl LSTM)`,
+      fmt(s.trainSamplesPerSec),
+      fmt(pytorch?.[m].trainSamplesPerSec),
+      pytorch ? fmt(s.trainSamplesPerSec / pytorch[m].trainSamplesPerSec, 2) : '-',
+      fmt(s.inferSamplesPerSec),
+      fmt(pytorch?.[m].inferSamplesPerSec),
+      pytorch ? fmt(s.inferSamplesPerSec / pytorch[m].inferSamplesPerSec, 2) : '-',
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

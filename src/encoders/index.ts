@@ -12,6 +12,7 @@ import { ModalfuseError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { SeededDropout } from './dropout.js';
 import { CNN_DEFAULTS, cnnEncoder, type CnnOptions } from './cnn.js';
+import { FastLSTM } from './lstm.js';
 
 export { SeededDropout };
 export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
@@ -72,14 +73,13 @@ export function encode(x: Sym, spec: ModalitySpec, opts: EncoderOptions, rng: Rn
     return h;
   }
   if (kind === 'lstm') {
-    h = tfl.layers
-      .lstm({
-        units: opts.hidden,
-        kernelInitializer: glorot(rng),
-        recurrentInitializer: tfl.initializers.orthogonal({ seed: rng.seed(), gain: 1 }),
-        name: `${prefix}_lstm`,
-      })
-      .apply(h) as Sym;
+    // tfl.layers.lstm's math, weights and initialisers (same seeds), fewer kernels (./lstm.ts)
+    h = new FastLSTM({
+      units: opts.hidden,
+      kernelInitializer: glorot(rng),
+      recurrentInitializer: tfl.initializers.orthogonal({ seed: rng.seed(), gain: 1 }),
+      name: `${prefix}_lstm`,
+    }).apply(h) as Sym;
     return dropout(h, opts.dropout, rng, `${prefix}_drop`);
   }
   if (kind === 'cnn') {

@@ -7,6 +7,9 @@ import type { tfl } from '../backend/index.js';
 import { FusionLayer, type Shape } from '../fusion/base.js';
 import type { FusionModel } from '../models/fusion_model.js';
 
+/** className of src/encoders/lstm.ts's FastLSTM (not imported: this module stays free of layer code). */
+const FAST_LSTM = 'ModalfuseFastLSTM';
+
 export interface Cost {
   params: number;
   flopsPerSample: number;
@@ -57,11 +60,12 @@ export function layerCost(layer: AnyLayer, inShapes: Shape[], outShapes: Shape[]
       return { flops: out * ps[0] * ps[1], activations: out };
     }
     case 'LSTM':
+    case FAST_LSTM: // same function as LSTM (src/encoders/lstm.ts)
     case 'GRU': {
       const units = cfg.units as number;
       const steps = inS[1] as number;
       const inW = inS[2] as number;
-      const gates = cls === 'LSTM' ? 4 : 3;
+      const gates = cls === 'GRU' ? 3 : 4;
       const perStep = gates * (2 * (inW + units) * units + units) + 10 * units;
       // gate activations and states kept for backprop through time
       return { flops: steps * perStep, activations: steps * (gates + 2) * units + out };
