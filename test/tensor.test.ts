@@ -196,6 +196,31 @@ for (const { method, mods, options } of configs) {
   });
 }
 
+test('tfn and lmf on image + audio: the cost before build (configurable CNN encoders) matches the built model', () => {
+  const mods = { image: { kind: 'image' as const, shape: [28, 28, 1] }, audio: { kind: 'audio' as const, shape: [32, 32, 1] } };
+  const data = smallDataset(mods, cls, { train: 4 });
+  const variants: Record<string, unknown>[] = [
+    {},
+    { convFilters: '8,16,32', convKernel: 5, convPool: 'avg' },
+    { convFilters: '4', convBatchNorm: true, convPool: 'none', hidden: 8, dropout: 0 },
+    { convFilters: '6,6,6,6,6', head: 'linear', activation: 'tanh' }, // pools down to 1 x 1 (then stops)
+  ];
+  for (const method of ['tfn', 'lmf']) {
+    for (const options of variants) {
+      const entry = getMethod(method, data);
+      const opts = resolveOptions(entry, options);
+      const estimate = entry.cost!(data, opts);
+      const fm = FusionModel.create(method, data, options, { seed: 1 });
+      const built = modelCost(fm.model);
+      const what = `${method} ${JSON.stringify(options)}`;
+      assert.equal(estimate.params, built.params, `${what}: params`);
+      assert.equal(estimate.flopsPerSample, built.flopsPerSample, `${what}: flops per sample`);
+      assert.equal(estimate.activationBytesPerSample, built.activationBytesPerSample, `${what}: activation bytes per sample`);
+      fm.dispose();
+    }
+  }
+});
+
 test('lmf and tfn training steps leak no tensors', () => {
   const data = smallDataset(vectors, cls, { train: 32 });
   for (const method of ['tfn', 'lmf']) {

@@ -8,7 +8,7 @@
  * batch exceeds `maxMemoryMB`.
  */
 import { tfl } from '../backend/index.js';
-import { dense, dropout, encoderKind, glorot } from '../encoders/index.js';
+import { cnnEncoderCost, cnnOptionsFrom, dense, dropout, encoderKind, glorot } from '../encoders/index.js';
 import { sizeOf, taskWidth, type ModalitySpec } from '../data/types.js';
 import {
   denseCost,
@@ -72,19 +72,10 @@ function encoderEstimate(spec: ModalitySpec, o: Options, acc: Acc): number {
     addDropout(acc, rate, hidden);
     return hidden;
   }
-  // cnn: conv3x3(same)-relu-maxpool2 for 16 and 32 filters, flatten, dense
-  let [H, W, C] = spec.shape;
-  for (const f of [16, 32]) {
-    const out = H * W * f;
-    add(acc, { params: 9 * C * f + f, flops: H * W * f * (2 * 9 * C + 1) + out, activations: out });
-    H = Math.floor(H / 2);
-    W = Math.floor(W / 2);
-    add(acc, { flops: H * W * f * 4, activations: H * W * f });
-    C = f;
-  }
-  add(acc, denseCost(H * W * C, hidden, act));
-  addDropout(acc, rate, hidden);
-  return hidden;
+  // cnn: the configurable CNN encoder (encoders/cnn.ts) with the method's conv options
+  const c = cnnEncoderCost(spec, { hidden, activation: act, dropout: rate, cnn: cnnOptionsFrom(o) });
+  add(acc, c);
+  return c.outWidth;
 }
 
 function headEstimate(inW: number, o: Options, outWidth: number, acc: Acc): void {
