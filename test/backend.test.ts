@@ -91,7 +91,8 @@ test('initBackend() with no arguments picks wasm (tfjs-node is not installed)', 
   const name = await initBackend();
   assert.equal(name, 'wasm');
   assert.equal(backendName(), 'wasm');
-  assert.deepEqual(activeFills().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Unpack', 'UnsortedSegmentSum']);
+  assert.deepEqual(activeFills().sort(),
+    ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Slice', 'SplitV', 'Tanh', 'Unpack', 'UnsortedSegmentSum']);
 });
 
 test('{backend: "cpu"} selects cpu, and wasm again after', async () => {
@@ -129,7 +130,7 @@ test('an unknown backend name throws ModalfuseError', async () => {
 
 test('registerFills is idempotent and unregisterFills restores the stock kernels', async () => {
   await initBackend({ backend: 'wasm' });
-  const overridden = ['Conv2DBackpropInput', 'BatchMatMul', 'Unpack'];
+  const overridden = ['Conv2DBackpropInput', 'BatchMatMul', 'Unpack', 'Slice', 'SplitV', 'Tanh'];
   const ours = overridden.map((k) => tf.getKernel(k, 'wasm'));
   registerFills();
   registerFills();
@@ -433,6 +434,59 @@ test('Unpack: wasm matches cpu on every axis for float32, int32 and bool', async
   await compare(() => tf.stack(tf.unstack(rnd([2, 0, 3], 7), 2)), 'unstack with an empty dim');
 });
 
+test('Slice: wasm matches cpu for ranks 1-5, partial and whole dims, every dtype', async () => {
+  const cases: Array<[number[], number[], number[]]> = [
+    [[10], [3], [4]],
+    [[6, 7], [1, 2], [3, 4]],
+    [[6, 7], [2, 0], [3, 7]], // whole rows: one block
+    [[6, 7], [0, 0], [-1, -1]],
+    [[4, 5, 6], [1, 0, 2], [2, 5, 3]],
+    [[4, 5, 6], [0, 2, 0], [4, 2, 6]],
+    [[3, 4, 5, 6], [1, 1, 1, 1], [2, 2, 3, 4]],
+    [[2, 3, 4, 5, 6], [1, 0, 2, 1, 0], [1, 3, 2, 3, 6]],
+    [[4, 5], [1, 2], [0, 3]], // empty
+  ];
+  for (const [shape, begin, size] of cases) {
+    await compare(() => tf.slice(rnd(shape, 1), begin, size), `slice float32 [${shape}] ${begin} ${size}`, 0);
+    await compare(() => tf.slice(tf.cast(tf.mul(rnd(shape, 2), 50), 'int32'), begin, size), `slice int32 [${shape}]`, 0);
+    await compare(() => tf.slice(tf.greater(rnd(shape, 3), 0), begin, size), `slice bool [${shape}]`, 0);
+  }
+  await tf.setBackend('wasm');
+  const words = tf.tensor2d([['a', 'b', 'c'], ['d', 'e', 'f']]);
+  assert.deepEqual(tf.slice(words, [0, 1], [2, 2]).arraySync(), [['b', 'c'], ['e', 'f']]);
+  words.dispose();
+});
+
+test('SplitV: wasm matches cpu on every axis, equal and uneven sizes', async () => {
+  const x = (): tf.Tensor => rnd([4, 6, 8], 4);
+  for (const axis of [0, 1, 2, -1]) {
+    for (const parts of [2, [1, 3, -1]] as Array<number | number[]>) {
+      const n = typeof parts === 'number' ? parts : parts.length;
+      for (let i = 0; i < n; i++) await compare(() => tf.split(x(), parts, axis)[i], `split axis ${axis} ${JSON.stringify(parts)} part ${i}`, 0);
+    }
+  }
+  await compare(() => tf.split(tf.cast(tf.mul(rnd([6, 4], 5), 9), 'int32'), 3, 0)[2], 'split int32', 0);
+});
+
+test('Tanh: wasm within a few float32 ulp of cpu (Math.tanh) from 1e-8 to 1e2, and its special values', async () => {
+  const n = 20001;
+  const xs = Float32Array.from({ length: n }, (_, i) => {
+    const u = (i / (n - 1)) * 2 - 1;
+    return Math.sign(u) * 10 ** (-8 + 10 * Math.abs(u));
+  });
+  const a = await on('cpu', () => tf.tanh(tf.tensor1d(xs)));
+  const b = await on('wasm', () => tf.tanh(tf.tensor1d(xs)));
+  let rel = 0;
+  for (let i = 0; i < n; i++) if (a.values[i] !== 0) rel = Math.max(rel, Math.abs(a.values[i] - b.values[i]) / Math.abs(a.values[i]));
+  assert.ok(rel < 4e-7, `max relative error ${rel}`);
+  const special = await on('wasm', () => tf.tanh(tf.tensor1d([NaN, Infinity, -Infinity, 0, -0, 30, -30])));
+  assert.ok(Number.isNaN(special.values[0]));
+  assert.deepEqual(Array.from(special.values.slice(1)), [1, -1, 0, -0, 1, -1]);
+  assert.ok(Object.is(special.values[4], -0));
+  // and its gradient (from the output) through a model
+  await compare(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.tanh(x), rnd([50, 30], 2))))(rnd([50, 30], 1)), 'tanh gradient');
+});
+
 test('gradient of a tfl LSTM model (unstack, matMul gradients with transposes): wasm equals cpu', async () => {
   await tf.setBackend('wasm');
   const model = tfl.sequential({
@@ -479,6 +533,9 @@ test('the filled kernels leak neither tensors nor wasm buffers', async () => {
   }
   await assertNoLeak(() => matMulCase([2, 1, 36, 33], [1, 3, 33, 30], false, false), 'BatchMatMul general broadcast');
   await assertNoLeak(() => tf.unstack(rnd([3, 4, 5], 1), 1), 'Unpack');
+  await assertNoLeak(() => tf.slice(rnd([3, 4, 5], 1), [1, 0, 2], [2, 4, 2]), 'Slice');
+  await assertNoLeak(() => tf.split(rnd([3, 4, 6], 1), [1, 2, 3], 2), 'SplitV');
+  await assertNoLeak(() => tf.tanh(rnd([3, 4, 5], 1)), 'Tanh');
 });
 
 // ---------------------------------------------------------------------------------------

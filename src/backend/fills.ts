@@ -8,8 +8,11 @@
  * - `BatchMatMul` runs XNNPACK only for one matrix pair without transposes; transposed
  *   operands (every matMul gradient) and batches fall to a loop 10-20x slower, and batch
  *   broadcasting is wrong. Overridden: the operands are rearranged so that the fast path runs.
- * - `Unpack` copies the whole input out of the heap once per output (every tfjs-layers RNN
- *   unstacks its input over time); overridden by a copy from heap views.
+ * - `Unpack`, `Slice` and `SplitV` copy the whole input out of the heap once per output
+ *   (every tfjs-layers RNN unstacks its input over time and splits its gates every step);
+ *   overridden by copies from heap views.
+ * - `Tanh` runs the scalar C tanh (15x the vectorised sigmoid); overridden by a rational
+ *   approximation in JS (5x faster, within a few float32 ulp).
  * Overridden stock kernels are kept and restored by `unregisterFills()`.
  *
  * Registration touches only the 'wasm' backend's kernels, registers a kernel only where it
@@ -21,6 +24,8 @@ import { conv2DBackpropFilterConfig } from './kernels/conv2d_backprop_filter.js'
 import { conv2DBackpropInputConfig } from './kernels/conv2d_backprop_input.js';
 import { batchMatMulConfig } from './kernels/batch_mat_mul.js';
 import { unpackConfig } from './kernels/unpack.js';
+import { sliceConfig, splitVConfig } from './kernels/slice.js';
+import { tanhConfig } from './kernels/tanh.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted_segment_sum.js';
 
 export { setBackpropInputStrategy, type BackpropInputStrategy } from './kernels/conv2d_backprop_input.js';
@@ -39,6 +44,9 @@ const FILLS: Fill[] = [
   { config: conv2DBackpropInputConfig, override: true },
   { config: batchMatMulConfig, override: true },
   { config: unpackConfig, override: true },
+  { config: sliceConfig, override: true },
+  { config: splitVConfig, override: true },
+  { config: tanhConfig, override: true },
 ];
 
 /** Stock kernels displaced by an override, by kernel name. */
