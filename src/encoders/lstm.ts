@@ -116,6 +116,41 @@ function serializeInitializer(init: Initializer): { className: string; config: t
 
 // ---------------------------------------------------------------------------- the recurrence op
 
+interface Forward {
+  /** h_T [B, U], or every h [B, T, U] with returnSequences. */
+  value: tf.Tensor;
+  /** Pre-activations and cell states of every step, [T, B, 4U] and [T, B, U], and every h [B, T, U] (kept only when asked). */
+  Z?: tf.Tensor3D;
+  C?: tf.Tensor3D;
+  H?: tf.Tensor3D;
+}
+
+/** The recurrence forward: xp [B, T, 4U] = x W + b, R [U, 4U]. */
+function forward(xp: tf.Tensor3D, R: tf.Tensor2D, U: number, act: LstmActivation, recAct: LstmActivation, returnSequences: boolean, keep: boolean): Forward {
+  const [B, T] = xp.shape;
+  const xs = tf.unstack(xp, 1); // T x [B, 4U]
+  const zs: tf.Tensor[] = [];
+  const cs: tf.Tensor[] = [];
+  const hs: tf.Tensor[] = [];
+  let h: tf.Tensor | null = null;
+  let c: tf.Tensor | null = null;
+  for (let t = 0; t < T; t++) {
+    const z = h ? tf.add(xs[t], tf.matMul(h, R)) : xs[t];
+    const s = activate(recAct, z);
+    const [i, f, , o] = tf.split(s, 4, 1);
+    const g = activate(act, tf.slice(z, [0, 2 * U], [B, U]));
+    c = c ? tf.add(tf.mul(f, c), tf.mul(i, g)) : tf.mul(i, g);
+    h = tf.mul(o, activate(act, c));
+    zs.push(z);
+    cs.push(c);
+    hs.push(h);
+  }
+  const H = returnSequences || keep ? (tf.stack(hs, 1) as tf.Tensor3D) : undefined; // [B, T, U]
+  const value = returnSequences ? H! : h!;
+  if (!keep) return { value };
+  return { value, Z: tf.stack(zs) as tf.Tensor3D, C: tf.stack(cs) as tf.Tensor3D, H };
+}
+
 /**
  * recurrence(xp [B, T, 4U] = x W + b, R [U, 4U]) -> h_T [B, U] (or all h, [B, T, U]) with
  * the backprop through time written out.
@@ -123,33 +158,15 @@ function serializeInitializer(init: Initializer): { className: string; config: t
 function makeRecurrence(units: number, act: LstmActivation, recAct: LstmActivation, returnSequences: boolean) {
   const U = units;
   return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const xp = args[0] as tf.Tensor3D;
     const R = args[1] as tf.Tensor2D;
     const save = args[2] as tf.GradSaveFunc;
-    const [B, T] = xp.shape;
-    const xs = tf.unstack(tf.transpose(xp, [1, 0, 2])); // T x [B, 4U]
-    const zs: tf.Tensor[] = [];
-    const cs: tf.Tensor[] = [];
-    const hs: tf.Tensor[] = [];
-    let h: tf.Tensor | null = null;
-    let c: tf.Tensor | null = null;
-    for (let t = 0; t < T; t++) {
-      const z = h ? tf.add(xs[t], tf.matMul(h, R)) : xs[t];
-      const s = activate(recAct, z);
-      const [i, f, , o] = tf.split(s, 4, 1);
-      const g = activate(act, tf.slice(z, [0, 2 * U], [B, U]));
-      c = c ? tf.add(tf.mul(f, c), tf.mul(i, g)) : tf.mul(i, g);
-      h = tf.mul(o, activate(act, c));
-      zs.push(z);
-      cs.push(c);
-      hs.push(h);
-    }
-    const H = tf.stack(hs); // [T, B, U]
-    save([R, tf.stack(zs), tf.stack(cs), H]);
-    const value = returnSequences ? tf.transpose(H, [1, 0, 2]) : h!;
+    const [B, T] = (args[0] as tf.Tensor3D).shape;
+    const { value, Z, C, H } = forward(args[0] as tf.Tensor3D, R, U, act, recAct, returnSequences, true);
+    save([R, Z!, C!, H!]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        // Z, C: [T, B, .] (time-major, for the per-step loop); H2: [B, T, U]
         const [R2, Z, C, H2] = saved as [tf.Tensor2D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
         // Everything that does not depend on the running gradient, for all steps at once.
         const S = activate(recAct, Z);
@@ -163,12 +180,13 @@ function makeRecurrence(units: number, act: LstmActivation, recAct: LstmActivati
         const Dc = activationGrad(act, C, AC);
         const zeros = tf.zeros([1, B, U]);
         const Cprev = T > 1 ? tf.concat([zeros, tf.slice(C, [0, 0, 0], [T - 1, B, U])], 0) : zeros;
-        const Hprev = T > 1 ? tf.concat([zeros, tf.slice(H2, [0, 0, 0], [T - 1, B, U])], 0) : zeros;
+        const zerosB = tf.zeros([B, 1, U]);
+        const Hprev = T > 1 ? tf.concat([zerosB, tf.slice(H2, [0, 0, 0], [B, T - 1, U])], 1) : zerosB; // [B, T, U]
         // dz_t = [dc, dc, dc, dh] * M_t; dc_t = dc_{t+1} f_{t+1} + dh_t E_t
         const M = tf.unstack(tf.concat([tf.mul(G, Di), tf.mul(Cprev, Df), tf.mul(Si, Dg), tf.mul(AC, Do)], 2));
         const E = tf.unstack(tf.mul(So, Dc));
         const F = tf.unstack(Sf);
-        const dys = returnSequences ? tf.unstack(tf.transpose(dy, [1, 0, 2])) : null;
+        const dys = returnSequences ? tf.unstack(dy, 1) : null;
         const Rt = tf.transpose(R2); // [4U, U]: untransposed matMul, packed once for all steps
         const dzs: tf.Tensor[] = new Array(T);
         let dh: tf.Tensor | null = returnSequences ? null : dy;
@@ -184,9 +202,9 @@ function makeRecurrence(units: number, act: LstmActivation, recAct: LstmActivati
             dcNext = tf.mul(dc, F[t]);
           }
         }
-        const dZ = tf.stack(dzs); // [T, B, 4U]
-        const dR = tf.matMul(tf.reshape(Hprev, [T * B, U]), tf.reshape(dZ, [T * B, 4 * U]), true, false);
-        return [tf.transpose(dZ, [1, 0, 2]), dR];
+        const dZ = tf.stack(dzs, 1); // [B, T, 4U], as xp
+        const dR = tf.matMul(tf.reshape(Hprev, [B * T, U]), tf.reshape(dZ, [B * T, 4 * U]), true, false);
+        return [dZ, dR];
       },
     };
   });
@@ -261,7 +279,11 @@ export class FastLSTM extends tfl.layers.Layer {
       // for the kernel, and x's only when x needs one).
       let xp: tf.Tensor = tf.matMul(tf.reshape(x, [B * T, D]), this.kernel!.read());
       if (this.bias) xp = tf.add(xp, this.bias.read());
-      return this.recurrence!(tf.reshape(xp, [B, T, 4 * U]), this.recurrentKernel!.read());
+      const xp3 = tf.reshape(xp, [B, T, 4 * U]) as tf.Tensor3D;
+      const R = this.recurrentKernel!.read() as tf.Tensor2D;
+      // No gradient being recorded: the forward alone, without keeping the steps' states.
+      if (!tf.engine().isTapeOn()) return forward(xp3, R, U, this.activation, this.recurrentActivation, this.returnSequences, false).value;
+      return this.recurrence!(xp3, R);
     });
   }
 
