@@ -36,6 +36,7 @@ export { fitPcaFraction, pcaReconstruct, type PcaFit } from './data/pca.js';
 export * from './eval/robustness.js';
 export * from './eval/avmnist_protocol.js';
 export { applyModalityDropout, modalityDropoutMasks } from './train/modality_dropout.js';
+export { FastLSTM } from './encoders/lstm.js';
 export { CNN_DEFAULTS, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions } from './encoders/cnn.js';
 // benchmark, prediction, import and report
 export * from './eval/bench.js';
