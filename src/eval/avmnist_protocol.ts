@@ -17,7 +17,7 @@
  * the unimodal and frozen-encoder fusion results (`encoders`: 'trained' | 'frozen'), and
  * `avmnist:end-to-end` for the jointly trained ones.
  */
-import { backendName, tf, tfl } from '../backend/index.js';
+import { tf, tfl } from '../backend/index.js';
 import { AVMNIST_QUICK_SIZES, loadAvmnist } from '../data/avmnist.js';
 import type { Standardizer } from '../data/preprocess.js';
 import type { Dataset, SplitData, SplitName } from '../data/types.js';
@@ -26,8 +26,7 @@ import { ModalfuseError } from '../errors.js';
 import { FusionModel } from '../models/fusion_model.js';
 import { allOptions, getMethod, incompatibility, listMethods, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
 import { train, type TrainResult } from '../train/train.js';
-import { LIBRARY } from '../version.js';
-import type { BenchDatasetResult, BenchMethodResult, BenchResults, BenchSkip } from './bench.js';
+import { resultsHeader, type BenchDatasetResult, type BenchMethodResult, type BenchResults, type BenchSkip } from './bench.js';
 import { fusionModelCost, modelCost, type Cost } from './cost.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { computeMetrics, primaryMetric } from './metrics.js';
@@ -371,10 +370,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
     const datasets = [dsResult('avmnist', [...unimodal, ...fused])];
     if (e2e.length > 0) datasets.push(dsResult('avmnist:end-to-end', e2e));
     return {
-      schemaVersion: 1,
-      createdAt: new Date().toISOString(),
-      library: LIBRARY,
-      backend: backendName(),
+      ...resultsHeader(),
       options: {
         seeds: [seed],
         epochs: fusionEpochs,

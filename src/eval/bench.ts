@@ -285,6 +285,11 @@ function fmtMetrics(m: Metrics): string {
 }
 
 /** Runs the benchmark and returns its results (nothing is written; see `writeReport`). */
+/** The fields every results.json starts with (DESIGN.md). */
+export function resultsHeader(): { schemaVersion: 1; createdAt: string; library: string; backend: string } {
+  return { schemaVersion: 1, createdAt: new Date().toISOString(), library: LIBRARY, backend: backendName() };
+}
+
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
@@ -398,10 +403,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   }
 
   return {
-    schemaVersion: 1,
-    createdAt: new Date().toISOString(),
-    library: LIBRARY,
-    backend: backendName(),
+    ...resultsHeader(),
     options: {
       seeds: [...seeds],
       epochs,

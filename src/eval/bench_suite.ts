@@ -15,7 +15,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backendName } from '../backend/index.js';
 import { loadAvmnist } from '../data/avmnist.js';
 import { readDatasetFolder } from '../data/folder.js';
 import { loadDatasets } from '../data/resolve.js';
@@ -23,9 +22,8 @@ import type { Dataset, ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { allOptions, getMethod, methodNamesFor, type DataSpec, type MethodEntry } from '../registry/index.js';
 import { checkModalityDropout } from '../train/modality_dropout.js';
-import { LIBRARY } from '../version.js';
 import { AVMNIST_PROTOCOL_DEFAULTS, frozenFusionMethods, runAvmnistProtocol, type AvmnistProtocolResults } from './avmnist_protocol.js';
-import { BENCH_DEFAULTS, runBench, sampleStd, type BenchDatasetResult, type BenchMethodResult, type BenchOptions, type BenchResults, type BenchSkip } from './bench.js';
+import { BENCH_DEFAULTS, resultsHeader, runBench, sampleStd, type BenchDatasetResult, type BenchMethodResult, type BenchOptions, type BenchResults, type BenchSkip } from './bench.js';
 import type { Metrics } from './metrics.js';
 
 export interface BenchSuiteOptions extends BenchOptions {
@@ -222,10 +220,7 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
   const ao = av.options;
   const base = rest?.options;
   return {
-    schemaVersion: 1,
-    createdAt: new Date().toISOString(),
-    library: LIBRARY,
-    backend: backendName(),
+    ...resultsHeader(),
     options: {
       seeds: [...seeds],
       epochs: base?.epochs ?? ao.epochs,
