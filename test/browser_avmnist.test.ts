@@ -108,8 +108,13 @@ test('in Chromium: a drawn digit and an uploaded WAV are prepared with the model
   assert.ok(t, 'transforms attached');
   const img = prepareImage(pixels, t);
   const dec = decodeWav(new Uint8Array(fs.readFileSync(wavFile)));
-  const aud = prepareAudio(dec.samples, dec.sampleRate, t);
+  // An uploaded recording gets the training noise by default (the model's SNR, seed 0: what
+  // `predict --wav` does); `{ snrDb: 'none' }` / the unticked box = clean (`--wav-snr-db none`).
+  const aud = prepareAudio(dec.samples, dec.sampleRate, t, { snrDb: t.modalities.audio.snrDb, seed: 0 });
+  const audClean = prepareAudio(dec.samples, dec.sampleRate, t);
   const want = Array.from(node.predict({ image: img, audio: aud }, 1));
+  const wantClean = Array.from(node.predict({ image: img, audio: audClean }, 1));
+  assert.ok(maxAbsDiff(want, wantClean) > 1e-3, 'the noise changes the prediction');
 
   const demo = await serveDemo({ modelDir, dataset: data, port: 0 });
   const browser = await launchChromium(tmp);
@@ -127,20 +132,22 @@ test('in Chromium: a drawn digit and an uploaded WAV are prepared with the model
     assert.equal(await browser.page.locator('#draw-use').isEnabled(), true);
 
     // The page's API: the same raw inputs -> the same probabilities.
-    const got = await browser.page.evaluate(
+    const [got, gotClean] = await browser.page.evaluate(
       async ({ pixels, wav }) => {
         const d = (window as unknown as W).modalfuseDemo!;
-        const r = await d.explain({}, [], {
-          image: { kind: 'image', pixels: Float32Array.from(pixels), width: 28, height: 28 },
-          audio: { kind: 'audio', wav: Uint8Array.from(wav) },
-        });
-        return Array.from(r.probs);
+        const image = { kind: 'image', pixels: Float32Array.from(pixels), width: 28, height: 28 };
+        const r = await d.explain({}, [], { image, audio: { kind: 'audio', wav: Uint8Array.from(wav) } });
+        const c = await d.explain({}, [], { image, audio: { kind: 'audio', wav: Uint8Array.from(wav), noise: { snrDb: 'none' } } });
+        return [Array.from(r.probs), Array.from(c.probs)];
       },
       { pixels: Array.from(pixels), wav: Array.from(fs.readFileSync(wavFile)) },
     );
     assert.ok(maxAbsDiff(got, want) < TOL, `page ${got} vs node ${want}${why()}`);
+    assert.ok(maxAbsDiff(gotClean, wantClean) < TOL, `clean: page ${gotClean} vs node ${wantClean}${why()}`);
 
-    // The UI: upload the WAV (the image stays the selected test sample's).
+    // The UI: upload the WAV (the image stays the selected test sample's), with the noise box ticked (the default).
+    assert.equal(await browser.page.locator('#wav-noise').isChecked(), true);
+    await browser.page.waitForFunction(() => /SNR \u2212\s*4 dB/.test(document.getElementById('wav-noise-label')?.textContent ?? ''));
     const before = await browser.page.evaluate(() => (window as unknown as W).modalfuseDemo!.updates);
     await browser.page.setInputFiles('#wav', wavFile);
     await browser.page.waitForFunction((n) => ((window as unknown as W).modalfuseDemo?.updates ?? 0) > n, before);
@@ -152,6 +159,17 @@ test('in Chromium: a drawn digit and an uploaded WAV are prepared with the model
     const row0 = data.splits.test!.features.image.slice(0, 784);
     const wantUp = Array.from(node.predict({ image: row0, audio: aud }, 1));
     assert.ok(maxAbsDiff(up, wantUp) < TOL, `upload: page ${up} vs node ${wantUp}${why()}`);
+    // Untick the box: the same recording, clean.
+    const n1 = await browser.page.evaluate(() => (window as unknown as W).modalfuseDemo!.updates);
+    await browser.page.uncheck('#wav-noise');
+    await browser.page.waitForFunction((n) => ((window as unknown as W).modalfuseDemo?.updates ?? 0) > n, n1);
+    const upClean = await browser.page.evaluate(async () => {
+      const d = (window as unknown as W).modalfuseDemo!;
+      await d.whenIdle();
+      return d.last!.probs;
+    });
+    const wantUpClean = Array.from(node.predict({ image: row0, audio: audClean }, 1));
+    assert.ok(maxAbsDiff(upClean, wantUpClean) < TOL, `upload, no noise: page ${upClean} vs node ${wantUpClean}${why()}`);
 
     // The UI: draw on the canvas and predict the drawing (no error, a new prediction).
     const box = (await browser.page.locator('#draw').boundingBox())!;

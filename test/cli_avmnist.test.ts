@@ -208,14 +208,16 @@ test('train on avmnist -> transforms in the model folder -> predict from raw inp
   assert.deepEqual(jsonl(ok(run(['predict', '--model', model, '--input', rawLines]))), fromFolder);
 
   // --image (uint8 .npy [N, 28, 28]) and --wav (one recording, paired with every image): the same as
-  // JSONL lines whose audio is prepareAudio of the decoded WAV without noise (what the browser page does).
+  // JSONL lines whose audio is prepareAudio of the decoded WAV with the training noise (the data
+  // set's SNR, seed 0: the default, as in the browser page).
   const npy = path.join(tmp, 'digits.npy');
   writeU8Npy(npy, pixels, [n, 28, 28]);
   const wav = path.join(FSDD, pairs.recording[0]);
   const byFiles = jsonl(ok(run(['predict', '--model', model, '--image', npy, '--wav', wav])));
   assert.equal(byFiles.length, n);
   const dec = decodeWav(fs.readFileSync(wav));
-  const audio = Array.from(prepareAudio(dec.samples, dec.sampleRate, t));
+  assert.equal(t.modalities.audio.snrDb, -14);
+  const audio = Array.from(prepareAudio(dec.samples, dec.sampleRate, t, { snrDb: t.modalities.audio.snrDb, seed: 0 }));
   const wavLines = path.join(tmp, 'wav.jsonl');
   fs.writeFileSync(wavLines, Array.from({ length: n }, (_, i) => JSON.stringify({ image_raw: Array.from(pixels.subarray(i * 784, (i + 1) * 784)), audio })).join('\n') + '\n');
   assert.deepEqual(byFiles, jsonl(ok(run(['predict', '--model', model, '--input', wavLines]))));
@@ -227,6 +229,15 @@ test('train on avmnist -> transforms in the model folder -> predict from raw inp
   const jsonImage = path.join(tmp, 'digit.json');
   fs.writeFileSync(jsonImage, JSON.stringify(Array.from({ length: 28 }, (_, y) => Array.from(pixels.subarray(y * 28, (y + 1) * 28)))));
   assert.deepEqual(jsonl(ok(run(['predict', '--model', model, '--image', jsonImage, '--wav', wav]))), byFiles.slice(0, 1));
+  // --wav-snr-db none: the clean recording (prepareAudio without noise), unlike the default; --seed 0 is the default seed.
+  const cleanAudio = Array.from(prepareAudio(dec.samples, dec.sampleRate, t));
+  assert.notDeepEqual(cleanAudio, audio);
+  const cleanLines = path.join(tmp, 'clean.jsonl');
+  fs.writeFileSync(cleanLines, JSON.stringify({ image_raw: Array.from(pixels.subarray(0, 784)), audio: cleanAudio }) + '\n');
+  const byNone = jsonl(ok(run(['predict', '--model', model, '--image', jsonImage, '--wav', wav, '--wav-snr-db', 'none', '--seed', '0'])));
+  assert.deepEqual(byNone, jsonl(ok(run(['predict', '--model', model, '--input', cleanLines]))));
+  assert.notDeepEqual(byNone, byFiles.slice(0, 1));
+  userError(run(['predict', '--model', model, '--image', jsonImage, '--wav', wav, '--wav-snr-db', 'loud']), '--wav-snr-db');
 
   // bad raw inputs
   userError(run(['predict', '--model', model, '--image', npy]), '"audio"', '--wav');

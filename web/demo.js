@@ -458,11 +458,30 @@ function setupAudio(m) {
   audioModality = m;
   $('audio-panel').hidden = false;
   $('audio-panel').querySelector('[data-modality]').textContent = `(${m})`;
+  // An uploaded recording gets the training noise (the data set's SNR, seed 0) unless the
+  // box is unticked: the same input as `modalfuse predict --wav` (default / --wav-snr-db none).
+  const noise = () => ($('wav-noise').checked ? { snrDb: 'training', seed: 0 } : { snrDb: 'none' });
+  const ref = state.meta.transforms;
+  if (ref && typeof ref.file === 'string') {
+    fetch(new URL(ref.file, new URL(MODEL_URL, location.href)))
+      .then((r) => r.json())
+      .then((info) => {
+        const snr = info && info.modalities && info.modalities.audio && info.modalities.audio.snrDb;
+        if (typeof snr === 'number') $('wav-noise-label').textContent = `add the training noise (SNR ${String(snr).replace('-', '\u2212')} dB)`;
+      })
+      .catch(() => {});
+  }
   $('wav').addEventListener('change', async (e) => {
     const file = e.target.files && e.target.files[0];
     if (!file) return;
-    state.inputs[m] = { kind: 'audio', wav: new Uint8Array(await file.arrayBuffer()) };
+    state.inputs[m] = { kind: 'audio', wav: new Uint8Array(await file.arrayBuffer()), noise: noise() };
     update();
+  });
+  $('wav-noise').addEventListener('change', () => {
+    if (state.inputs[m] && state.inputs[m].kind === 'audio') {
+      state.inputs[m] = { ...state.inputs[m], noise: noise() };
+      update();
+    }
   });
   $('wav-reset').addEventListener('click', () => {
     delete state.inputs[m];

@@ -9,7 +9,9 @@
 //        { type: 'predicted', probs }
 //        { type: 'bench', n, repeats, meanMs, medianMs, p95Ms, perSampleMs, backend }
 //        { type: 'error', message }
-// UserInput: { kind: 'image', pixels: Float32Array, width, height } | { kind: 'audio', wav: Uint8Array }
+// UserInput: { kind: 'image', pixels: Float32Array, width, height }
+//          | { kind: 'audio', wav: Uint8Array, noise?: { snrDb?: 'training' | 'none' | number, seed? } }
+//            (noise left out: the training SNR, seed 0, as `modalfuse predict --wav`)
 
 let mf = null;
 let fm = null;
@@ -34,7 +36,7 @@ async function rawFeatures(msg) {
     if (input.kind === 'image') {
       features[m] = await mf.prepareImageInput(input.pixels, { width: input.width, height: input.height }, ctx);
     } else if (input.kind === 'audio') {
-      features[m] = await mf.prepareAudioInput(input.wav, ctx);
+      features[m] = await mf.prepareAudioInput(input.wav, ctx, input.noise);
     } else {
       throw new Error(`unknown input kind "${input.kind}" for modality "${m}"`);
     }

@@ -59,6 +59,12 @@ function seedArg(v: string): number {
   if (v.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
   return n;
 }
+function snrOrNone(v: string): number | 'none' {
+  if (v.trim().toLowerCase() === 'none') return 'none';
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number of dB or none');
+  return n;
+}
 function positiveArg(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
@@ -441,7 +447,13 @@ async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<
   const { FusionModel, readPredictSources, predictRecords } = await backend(cmd);
   const fm = await FusionModel.load(opts.model as string);
   const input = readPredictSources(
-    { input: opts.input as string | undefined, image: opts.image as string | undefined, wav: opts.wav as string | undefined, split: opts.split as SplitName | undefined },
+    {
+      input: opts.input as string | undefined,
+      image: opts.image as string | undefined,
+      wav: opts.wav as string | undefined,
+      split: opts.split as SplitName | undefined,
+      wavNoise: { snrDb: opts.wavSnrDb as number | 'none' | undefined, seed: opts.seed as number | undefined },
+    },
     fm,
     opts.model as string,
   );
@@ -623,7 +635,9 @@ function buildProgram(): Command {
     .requiredOption('--model <dir>', 'model folder (from train --save)')
     .option('--input <file|dir>', 'a dataset folder, or JSONL with one {"modality": [...], ...} object per line (AV-MNIST models: also {"image_raw": [784 pixels], "audio_wav": "file.wav"})')
     .option('--image <file>', 'AV-MNIST models: raw 28x28 image(s), pixels 0-255, as .npy ([28,28] or [N,28,28]) or JSON')
-    .option('--wav <file>', 'AV-MNIST models: one WAV recording (prepared as the demo page does: no noise added)')
+    .option('--wav <file>', 'AV-MNIST models: one WAV recording (prepared as the demo page does, with the training noise by default)')
+    .option('--wav-snr-db <x|none>', 'white noise added to --wav / JSONL audio_wav recordings: SNR in dB, or none for the clean recording (default: the SNR the model\'s data set was built with)', snrOrNone)
+    .option('--seed <n>', 'seed of that noise (default 0)', seedArg)
     .option('--split <split>', 'split of a dataset folder (default test, else the first one)', splitArg)
     .option('--out <file>', 'write the JSONL here instead of stdout')
     .action((o, c) => cmdPredict(o, c));

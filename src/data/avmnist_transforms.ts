@@ -86,6 +86,32 @@ export function prepareAudio(samples: Float32Array | ArrayLike<number>, sampleRa
   return new LogMel(p).compute(fixed);
 }
 
+/**
+ * The noise added to a user's recording (`predict --wav`, JSONL `audio_wav`, the demo
+ * page's WAV upload). `snrDb`: `'training'` (the default) = white noise at the SNR the data
+ * set was built with (`modalities.audio.snrDb`), so the recording is prepared as the
+ * training recordings were; `'none'` = the recording as it is (clean); a number = that SNR
+ * in dB. `seed` (default 0) seeds the noise, so the same recording and options give the
+ * same input in Node and in the browser.
+ */
+export interface RecordingNoise {
+  snrDb?: number | 'training' | 'none';
+  seed?: number;
+}
+
+/** prepareAudio's options for a user's recording under `noise` (see RecordingNoise). */
+export function recordingNoiseOptions(t: AvmnistTransforms | AvmnistTransformsInfo, noise: RecordingNoise = {}): PrepareAudioOptions {
+  const s = noise.snrDb ?? 'training';
+  if (s === 'none') return {};
+  const snrDb = s === 'training' ? t.modalities.audio.snrDb : s;
+  if (typeof snrDb !== 'number' || !Number.isFinite(snrDb)) {
+    throw new ModalfuseError('bad SNR for the noise added to a recording', { modality: 'audio', expected: "a number of dB, 'training' or 'none'", found: String(s === 'training' ? snrDb : s) });
+  }
+  const seed = noise.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new ModalfuseError('bad seed for the noise added to a recording', { modality: 'audio', expected: 'an integer', found: seed });
+  return { snrDb, seed };
+}
+
 /** Splits are numbered in seeds as train 0, valid 1, test 2. */
 export const SPLIT_CODES = { train: 0, valid: 1, test: 2 } as const;
 

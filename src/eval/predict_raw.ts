@@ -9,9 +9,10 @@
  *   [28, 28], [784], [N, 28, 28], [N, 784] or [.., 1], any dtype; or a JSON array of the same
  *   shapes) -> scaled by 1/255 and reconstructed from the model's PCA components;
  * - audio: one WAV file (any rate, any channel count; mixed to mono, resampled) -> DC
- *   removed, unit RMS, centred in the window, log-mel. No noise is added, as in the browser
- *   page: the recording is taken as it is (the data set's training recordings carry white
- *   noise at its SNR, `transforms.modalities.audio.snrDb`).
+ *   removed, unit RMS, centred in the window, white noise added, log-mel. By default the
+ *   noise is the training condition (the SNR the data set was built with,
+ *   `transforms.modalities.audio.snrDb`, seed 0), as in the browser page; `RecordingNoise`
+ *   (`--wav-snr-db X|none`, `--seed S`) picks another SNR, none, or another seed.
  *
  * JSONL lines may give `"image_raw": [...784 pixels]` and `"audio_wav": "file.wav"` (a path
  * relative to the JSONL file) instead of the prepared `image` / `audio` arrays.
@@ -19,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { modelTransforms } from '../data/avmnist.js';
-import { IMAGE_SIZE, prepareAudio, prepareImage, type AvmnistTransforms } from '../data/avmnist_transforms.js';
+import { IMAGE_SIZE, prepareAudio, prepareImage, recordingNoiseOptions, type AvmnistTransforms, type RecordingNoise } from '../data/avmnist_transforms.js';
 import { readNpy, toFloat32 } from '../data/npy.js';
 import { sizeOf, type SplitName } from '../data/types.js';
 import { decodeWav } from '../data/wav.js';
@@ -100,8 +101,8 @@ export function prepareImages(raw: RawImages, t: AvmnistTransforms): Float32Arra
   return out;
 }
 
-/** A WAV file -> the prepared audio input (no added noise; see the file comment). */
-export function prepareWavFile(file: string, t: AvmnistTransforms): Float32Array {
+/** A WAV file -> the prepared audio input (noise: the training SNR by default; see the file comment). */
+export function prepareWavFile(file: string, t: AvmnistTransforms, noise: RecordingNoise = {}): Float32Array {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -110,7 +111,7 @@ export function prepareWavFile(file: string, t: AvmnistTransforms): Float32Array
     throw new ModalfuseError(code === 'ENOENT' ? 'WAV file not found' : `cannot read WAV file (${code})`, { file, modality: 'audio' });
   }
   const { samples, sampleRate } = decodeWav(bytes, file);
-  return prepareAudio(samples, sampleRate, t);
+  return prepareAudio(samples, sampleRate, t, recordingNoiseOptions(t, noise));
 }
 
 function needTransforms(t: AvmnistTransforms | null, what: string, file?: string): AvmnistTransforms {
@@ -126,9 +127,9 @@ function needTransforms(t: AvmnistTransforms | null, what: string, file?: string
 
 /**
  * Rewrites `image_raw` / `audio_wav` of JSONL records into prepared `image` / `audio`
- * arrays with the transforms (paths relative to `baseDir`).
+ * arrays with the transforms (paths relative to `baseDir`; every recording gets `noise`).
  */
-export function rawRecordHook(t: AvmnistTransforms | null, baseDir: string, file: string): JsonlRecordHook {
+export function rawRecordHook(t: AvmnistTransforms | null, baseDir: string, file: string, noise: RecordingNoise = {}): JsonlRecordHook {
   return (rec, line) => {
     const keys = Object.entries(RAW_KEYS).filter(([, k]) => k in rec);
     if (keys.length === 0) return rec;
@@ -151,7 +152,7 @@ export function rawRecordHook(t: AvmnistTransforms | null, baseDir: string, file
         out[m] = Array.from(prepareImage(flat, tr));
       } else {
         if (typeof v !== 'string' || v === '') throw new ModalfuseError(`line ${line}, "${k}" must be the path of a WAV file`, { file, modality: m, found: JSON.stringify(v) });
-        out[m] = Array.from(prepareWavFile(path.resolve(baseDir, v), tr));
+        out[m] = Array.from(prepareWavFile(path.resolve(baseDir, v), tr, noise));
       }
     }
     return out;
@@ -167,6 +168,8 @@ export interface PredictSources {
   wav?: string;
   /** Split of a dataset folder. */
   split?: SplitName;
+  /** Noise added to `wav` and to JSONL `audio_wav` recordings (default: the training SNR, seed 0). */
+  wavNoise?: RecordingNoise;
 }
 
 /**
@@ -181,7 +184,7 @@ export function readPredictSources(src: PredictSources, fm: FusionModel, modelDi
   const t = modelTransforms(modelDir);
   if (src.input !== undefined) {
     const input = src.input;
-    const hook = rawRecordHook(t, path.dirname(path.resolve(input)), input);
+    const hook = rawRecordHook(t, path.dirname(path.resolve(input)), input, src.wavNoise);
     return { ...readPredictionInput(input, fm, src.split, hook), warnings: [] };
   }
   const tr = needTransforms(t, src.image !== undefined ? '--image' : '--wav', path.join(modelDir, 'modalfuse.json'));
@@ -204,7 +207,7 @@ export function readPredictSources(src: PredictSources, fm: FusionModel, modelDi
     n = imgs.n;
   }
   if (src.wav !== undefined) {
-    const a = prepareWavFile(src.wav, tr);
+    const a = prepareWavFile(src.wav, tr, src.wavNoise);
     const x = new Float32Array(n * a.length);
     for (let i = 0; i < n; i++) x.set(a, i * a.length);
     features.audio = x;

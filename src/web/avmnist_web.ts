@@ -14,6 +14,7 @@ import { ModalfuseError } from '../errors.js';
 import {
   prepareAudio,
   prepareImage,
+  recordingNoiseOptions,
   transformsFromParts,
   IMAGE_SIDE,
   type AvmnistTransforms,
@@ -100,9 +101,11 @@ export const avmnistImage: PrepareImage = async (pixels, size, ctx) => {
 
 /**
  * Uploaded WAV -> the audio input: decoded and mixed to mono, then prepareAudio with the
- * model's spectrogram parameters (no added noise: the user's recording is taken as it is).
+ * model's spectrogram parameters and `noise` (default: the training SNR, seed 0; `{ snrDb:
+ * 'none' }` = clean), exactly as `predict --wav` with the same options.
  */
-export const avmnistAudio: PrepareAudio = async (wav, ctx) => {
+export const avmnistAudio: PrepareAudio = async (wav, ctx, noise) => {
   const { samples, sampleRate } = decodeWavBytes(wav);
-  return prepareAudio(samples, sampleRate, await avmnistTransforms(ctx));
+  const t = await avmnistTransforms(ctx);
+  return prepareAudio(samples, sampleRate, t, recordingNoiseOptions(t, noise));
 };

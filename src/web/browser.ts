@@ -49,7 +49,7 @@ export {
 } from './prepare.js';
 export { VERSION, LIBRARY } from '../version.js';
 export { avmnistTransforms, decodeWavBytes, parseFloatNpy } from './avmnist_web.js';
-export { prepareImage, prepareAudio, transformsFromParts, type AvmnistTransforms } from '../data/avmnist_transforms.js';
+export { prepareImage, prepareAudio, recordingNoiseOptions, transformsFromParts, type AvmnistTransforms, type RecordingNoise } from '../data/avmnist_transforms.js';
 
 // AV-MNIST: a drawn digit / an uploaded WAV are prepared with the model folder's transforms
 // by the same prepareImage / prepareAudio Node uses (src/data/avmnist_transforms.ts).

@@ -12,6 +12,7 @@
  */
 import type { ModelMeta } from '../models/fusion_model.js';
 import { ModalfuseError } from '../errors.js';
+import type { RecordingNoise } from '../data/avmnist_transforms.js';
 
 /** What a preparation function gets besides the user's input. */
 export interface PrepareContext {
@@ -34,8 +35,11 @@ export interface PrepareContext {
  */
 export type PrepareImage = (pixels: Float32Array, size: { width: number; height: number }, ctx: PrepareContext) => Float32Array | Promise<Float32Array>;
 
-/** An uploaded recording: the WAV file's bytes. Returns the modality's raw input, flattened. */
-export type PrepareAudio = (wav: Uint8Array, ctx: PrepareContext) => Float32Array | Promise<Float32Array>;
+/**
+ * An uploaded recording: the WAV file's bytes, and the noise to add (default: the training
+ * condition, see RecordingNoise). Returns the modality's raw input, flattened.
+ */
+export type PrepareAudio = (wav: Uint8Array, ctx: PrepareContext, noise?: RecordingNoise) => Float32Array | Promise<Float32Array>;
 
 const preparers: { image?: PrepareImage; audio?: PrepareAudio } = {};
 
@@ -92,7 +96,7 @@ export async function prepareImageInput(pixels: Float32Array, size: { width: num
   return preparers.image(pixels, size, ctx);
 }
 
-export async function prepareAudioInput(wav: Uint8Array, ctx: PrepareContext): Promise<Float32Array> {
+export async function prepareAudioInput(wav: Uint8Array, ctx: PrepareContext, noise?: RecordingNoise): Promise<Float32Array> {
   if (!preparers.audio) needs('audio');
-  return preparers.audio(wav, ctx);
+  return preparers.audio(wav, ctx, noise);
 }
