@@ -36,6 +36,7 @@ import { dense, dropout } from '../src/encoders/index.js';
 import { FastLSTM } from '../src/encoders/lstm.js';
 import { LowRankFusion, TensorFusion } from '../src/fusion/index.js';
 import { Rng } from '../src/util/rng.js';
+import { packageRoot as repoRoot } from '../src/util/package_root.js';
 
 type Sym = tfl.SymbolicTensor;
 type ModelName = 'tfn' | 'lmf';
@@ -210,16 +211,6 @@ async function profileOurs(kind: ModelName, args: Args): Promise<void> {
   tf.dispose([...xs, y]);
 }
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'modalfuse') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-}
 
 /** The PyTorch side, or null (with the reason on stderr) when torch cannot run. */
 function measureTorch(args: Args): Record<ModelName, Speed> | null {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ModalfuseError } from '../src/errors.js';
+import { packageRoot } from '../src/util/package_root.js';
 import {
   encodeNpy,
   hdf5Ready,
@@ -25,18 +25,7 @@ import {
 
 // ---------------------------------------------------------------- helpers
 
-/** The repository root: the nearest folder above this file with modalfuse's package.json. */
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'modalfuse') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-}
-const repoRoot = findRepoRoot();
+const repoRoot = packageRoot();
 const sharedData = path.resolve(repoRoot, '../shared/data');
 const mfnDir = path.join(sharedData, 'mfn');
 const noMfn = fs.existsSync(mfnDir) ? false : `shared data not found at ${mfnDir}`;

@@ -26,37 +26,25 @@ register({
   },
 });
 
-register({
-  ...base,
-  name: 'sum',
-  family: 'simple',
-  level: 'feature',
-  description: 'early fusion: project each encoded modality to a common width and add',
-  citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
-  options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
-  build(ctx) {
-    const z = new SumFusion({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: 'fusion_sum' }).apply(
-      encodeAll(ctx),
-    ) as Sym;
-    return { main: ctx.head(z, 'head') };
-  },
-});
-
-register({
-  ...base,
-  name: 'product',
-  family: 'simple',
-  level: 'feature',
-  description: 'early fusion: project each encoded modality to a common width and multiply element-wise',
-  citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
-  options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
-  build(ctx) {
-    const z = new ProductFusion({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: 'fusion_product' }).apply(
-      encodeAll(ctx),
-    ) as Sym;
-    return { main: ctx.head(z, 'head') };
-  },
-});
+const PROJECTED = {
+  sum: { Layer: SumFusion, description: 'early fusion: project each encoded modality to a common width and add' },
+  product: { Layer: ProductFusion, description: 'early fusion: project each encoded modality to a common width and multiply element-wise' },
+};
+for (const [name, { Layer, description }] of Object.entries(PROJECTED)) {
+  register({
+    ...base,
+    name,
+    family: 'simple',
+    level: 'feature',
+    description,
+    citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
+    options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
+    build(ctx) {
+      const layer = new Layer({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: `fusion_${name}` });
+      return { main: ctx.head(layer.apply(encodeAll(ctx)) as Sym, 'head') };
+    },
+  });
+}
 
 /** Pixel fusion needs aligned inputs: same kind, same shape except the channel axis. */
 function pixelCheck(spec: DataSpec): string | null {

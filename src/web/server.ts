@@ -16,11 +16,11 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ModalfuseError } from '../errors.js';
 import { loadDataset, type ResolveOptions } from '../data/resolve.js';
 import { sizeOf, SPLITS, type Dataset, type SplitName } from '../data/types.js';
 import { LIBRARY } from '../version.js';
+import { packageRoot } from '../util/package_root.js';
 
 export interface DemoOptions {
   /** Model folder (written by `modalfuse train --save DIR` or `FusionModel.save`). */
@@ -80,12 +80,6 @@ const MIME: Record<string, string> = {
   '.wav': 'audio/wav',
 };
 
-/** The package root (…/dist/src/web/server.js -> …; src/web/server.ts -> … when run from source). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
 
 /** The first `n` samples of the test split (else valid, else train) as the page takes them. */
 export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[], shapes?: Record<string, { shape: number[] }>): DemoSamples {
