@@ -106,7 +106,7 @@ test('default plan: registered methods that fit plus {modality}-only, not slow o
     slow: true,
     options: { width: { type: 'integer', default: 4, min: 1, description: 'test' } },
     build(ctx) {
-      return { main: ctx.head(ctx.encode(ctx.modalities[0]), 'head') };
+      return { outputs: { main: ctx.head(ctx.encode(ctx.modalities[0]), 'head') } };
     },
   });
   const p = await planBench({ datasets: ['synthetic:redundant'], quick: true });

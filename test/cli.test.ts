@@ -265,20 +265,31 @@ function readmeBlocks(lang: string): string[] {
   return [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
 }
 
-test('README: the library snippet runs', () => {
-  const [snippet] = readmeBlocks('js');
-  assert.ok(snippet && snippet.includes("from 'modalfuse'"));
-  // Inside the package, so that `import ... from 'modalfuse'` resolves to this build.
-  const file = path.join(here, 'readme-snippet.tmp.mjs');
+/** Runs the README's i-th JS block inside the package (so `import ... from 'modalfuse'` resolves to this build); returns stdout. */
+function runReadmeJs(i: number, mustInclude: string): string {
+  const snippet = readmeBlocks('js')[i];
+  assert.ok(snippet && snippet.includes(mustInclude));
+  const file = path.join(here, `readme-snippet${i}.tmp.mjs`);
   fs.writeFileSync(file, snippet);
   try {
     const r = spawnSync(process.execPath, [file], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /accuracy/);
-    assert.ok(fs.existsSync(path.join(tmp, 'my-model', 'modalfuse.json')));
+    return r.stdout;
   } finally {
     fs.rmSync(file, { force: true });
   }
+}
+
+test('README: the library snippet runs', () => {
+  assert.match(runReadmeJs(0, "from 'modalfuse'"), /accuracy/);
+  assert.ok(fs.existsSync(path.join(tmp, 'my-model', 'modalfuse.json')));
+});
+
+test('README: the own-method snippet registers a method with a reconstruction term and trains it', () => {
+  const stdout = runReadmeJs(1, 'register(');
+  assert.match(stdout, /accuracy/);
+  assert.match(stdout, /'main', 'recon_a'/);
+  assert.match(stdout, /a: 8, b: 16/);
 });
 
 const python = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });

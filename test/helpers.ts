@@ -6,7 +6,7 @@ import { tf } from '../src/backend/index.js';
 import type { Dataset, ModalitySpec, SplitData, SplitName, TaskSpec } from '../src/data/types.js';
 import { sizeOf } from '../src/data/types.js';
 import type { FusionModel } from '../src/models/fusion_model.js';
-import { taskLoss } from '../src/train/losses.js';
+import { objectiveLoss } from '../src/train/objective.js';
 import { Rng } from '../src/util/rng.js';
 
 export function tmpDir(prefix = 'modalfuse-test-'): string {
@@ -41,9 +41,12 @@ export function smallDataset(
     } else if (task.kind === 'regression') {
       const t = task.targets.length;
       labels = Float32Array.from({ length: n * t }, (_, j) => score(Math.floor(j / t)) * (1 + (j % t)));
-    } else {
+    } else if (task.kind === 'multilabel') {
       const l = task.labels.length;
       labels = Float32Array.from({ length: n * l }, (_, j) => (score(Math.floor(j / l)) > (j % l) - 0.5 ? 1 : 0));
+    } else {
+      const k = Math.max(1, task.classes?.length ?? 0);
+      labels = Int32Array.from({ length: n }, (_, i) => Math.min(k - 1, Math.max(0, Math.floor((score(i) + 2) * (k / 4)))));
     }
     splits[split] = { n, features, labels };
   }
@@ -59,18 +62,10 @@ export function trainingGradients(fm: FusionModel, data: Dataset): Map<string, F
   const out = new Map<string, Float32Array>();
   tf.tidy(() => {
     const xs = fm.batchTensors(pre, idx);
-    const k = fm.outWidth;
-    const y =
-      data.task.kind === 'classification'
-        ? tf.tensor1d(idx.map((i) => split.labels[i]), 'int32')
-        : tf.tensor2d(idx.flatMap((i) => Array.from(split.labels.subarray(i * k, (i + 1) * k))), [idx.length, k]);
+    const y = fm.task.labelBatch(split.labels, idx);
     const vars = fm.model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { grads } = tf.variableGrads(() => {
-      const outs = fm.forward(xs, true);
-      let loss = fm.meta.trainMain ? taskLoss(data.task, outs[0], y) : tf.scalar(0);
-      for (const a of outs.slice(1)) loss = tf.add(loss, taskLoss(data.task, a, y));
-      return loss as tf.Scalar;
-    }, vars);
+    const inputs = Object.fromEntries(fm.inputModalities.map((m, j) => [m, xs[j]]));
+    const { grads } = tf.variableGrads(() => objectiveLoss(fm.meta.objective, fm.task, { outputs: fm.forwardNamed(xs, true), labels: y, inputs }), vars);
     for (const [name, g] of Object.entries(grads)) out.set(name, g.dataSync() as Float32Array);
   });
   return out;

@@ -14,6 +14,7 @@ import { ModalfuseError } from '../errors.js';
 import { IMPORT_DEFAULTS, importDataset } from '../data/import.js';
 import { BENCH_DEFAULTS } from '../eval/bench_defaults.js';
 import type { MethodEntry, OptionSpec } from '../registry/types.js';
+import { nestSetPairs } from '../registry/index.js';
 import { VERSION } from '../version.js';
 
 // The library (and TensorFlow.js with it) loads only when a command runs, so that usage
@@ -189,6 +190,34 @@ function applyConfig(cmd: Command, opts: Record<string, unknown>, converters: Re
 }
 
 /**
+ * `--set` pairs as method option values: `hidden.audio=64` becomes a per-modality record,
+ * `layers=[64,32]` and `arch={...}` stay JSON text for the registry to parse against the
+ * option's declaration, and `arch=@FILE` is the JSON in FILE.
+ */
+function structuredSet(opts: Record<string, unknown>): void {
+  const nested = nestSetPairs((opts.set as Record<string, unknown>) ?? {});
+  const readRef = (key: string, v: unknown): unknown => {
+    if (typeof v !== 'string' || !v.startsWith('@')) return v;
+    const file = v.slice(1);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ModalfuseError(`cannot read the JSON file of option "${key}" (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file, expected: 'a readable JSON file after @' });
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ModalfuseError(`the file of option "${key}" is not valid JSON: ${(e as Error).message}`, { file });
+    }
+  };
+  for (const [k, v] of Object.entries(nested)) {
+    nested[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).map(([m, x]) => [m, readRef(`${k}.${m}`, x)])) : readRef(k, v);
+  }
+  opts.set = nested;
+}
+
+/**
  * `modalityDropout` given with --set (or in --config) is a training option, not a method
  * option: taken out of the method options and checked here.
  */
@@ -220,8 +249,11 @@ async function backend(cmd: Command): Promise<Awaited<ReturnType<typeof lib>>> {
 }
 
 function optionText(k: string, s: OptionSpec): string {
-  const range = s.values ? `one of ${s.values.join('|')}` : `${s.type}${s.min !== undefined ? ` >= ${s.min}` : ''}${s.max !== undefined ? ` <= ${s.max}` : ''}`;
-  return `${k}=${s.default} (${range}): ${s.description}`;
+  const scalar = (t: { type: string; values?: readonly string[]; min?: number; max?: number }) =>
+    t.values ? `one of ${t.values.join('|')}` : `${t.type}${t.min !== undefined ? ` >= ${t.min}` : ''}${t.max !== undefined ? ` <= ${t.max}` : ''}`;
+  const range = s.type === 'list' ? `list of ${s.items ? scalar(s.items) : 'values'}` : s.type === 'json' ? 'JSON object, inline or @FILE' : scalar(s);
+  const dflt = typeof s.default === 'object' ? JSON.stringify(s.default) : String(s.default);
+  return `${k}=${dflt} (${range}${s.perModality ? '; per modality: ' + k + '.MODALITY=...' : ''}): ${s.description}`;
 }
 
 function methodJson(e: MethodEntry, allOptions: (e: MethodEntry) => Record<string, OptionSpec>) {
@@ -237,6 +269,9 @@ function methodJson(e: MethodEntry, allOptions: (e: MethodEntry) => Record<strin
     slow: !!e.slow,
     options: allOptions(e),
     methodOptions: Object.keys(e.options),
+    training: e.training ?? {},
+    handlesMissing: !!e.handlesMissing,
+    customStep: !!e.customStep,
   };
 }
 
@@ -281,7 +316,8 @@ async function cmdImport(opts: Record<string, unknown>): Promise<void> {
   const { summarizeDataset, formatDatasetSummary } = await import('../report/summary.js');
   const ds = importDataset({
     out: need(opts.out as string | undefined, '--out'),
-    task: need(opts.task as 'classification' | 'regression' | 'multilabel' | undefined, '--task'),
+    task: need(opts.task as 'classification' | 'regression' | 'multilabel' | 'retrieval' | undefined, '--task'),
+    retrieval: opts.task === 'retrieval' ? { query: need(opts.query as string | undefined, '--query'), gallery: need(opts.gallery as string | undefined, '--gallery'), relevance: opts.relevance as 'label' | 'pair' | undefined } : undefined,
     modalities: need(opts.modality as Record<string, string> | undefined, '--modality NAME=FILE'),
     kinds: opts.kind as Record<string, string> | undefined,
     labels: need(opts.labels as string | undefined, '--labels'),
@@ -360,6 +396,7 @@ const TRAIN_KEYS: Record<string, Converter> = {
   seed: scalar(seedArg),
   patience: scalar(intArg(0)),
   save: str,
+  task: str,
 };
 
 function resultLine(dataset: string, method: string, split: string, metrics: Record<string, number>, corruption?: Record<string, unknown>): string {
@@ -373,13 +410,14 @@ function evalSplit(data: Dataset, wanted?: SplitName): SplitName {
 }
 
 async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  structuredSet(opts);
   applyConfig(cmd, opts, TRAIN_KEYS);
   const datasetName = need(opts.dataset as string | undefined, '--dataset');
   const method = need(opts.method as string | undefined, '--method');
   const save = need(opts.save as string | undefined, '--save');
   const modalityDropout = takeModalityDropout(opts);
-  const { loadDataset, FusionModel, train, evaluate, avmnistDataDir, attachTransforms } = await backend(cmd);
-  const data = await loadDataset(datasetName);
+  const { loadDataset, FusionModel, train, evaluate, avmnistDataDir, attachTransforms, withTask } = await backend(cmd);
+  const data = withTask(await loadDataset(datasetName), opts.task as string | undefined);
   const seed = (opts.seed as number | undefined) ?? 1;
   const fm = FusionModel.create(method, data, (opts.set as Record<string, unknown>) ?? {}, { seed, dataset: data.name });
   note(`training ${fm.method} on ${data.name} (${fm.countParams().toLocaleString('en-US')} parameters)`);
@@ -399,7 +437,7 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
     metrics: ev.metrics,
     metricsSplit: split,
     history: tr.history,
-    training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
+    training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), ...tr.settings, epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
   });
   // AV-MNIST: the model folder carries the data's transforms, so predict and the browser can prepare raw inputs.
   const transformsFrom = avmnistDataDir(data, datasetName);
@@ -413,28 +451,29 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
 }
 
 async function cmdEval(opts: Record<string, unknown>, cmd: Command): Promise<void> {
-  const { FusionModel, loadDataset, checkDataFitsModel, evaluate, corrupt, parseNoiseSpec } = await backend(cmd);
+  const { FusionModel, loadDataset, checkDataFitsModel, evaluate, corrupt, parseNoiseSpec, withTask } = await backend(cmd);
   const missing = opts.missing as string[] | undefined;
   const noise = opts.noise !== undefined ? parseNoiseSpec(opts.noise as string[]) : undefined;
   const fm = await FusionModel.load(opts.model as string);
-  let data = await loadDataset(opts.dataset as string);
+  let data = withTask(await loadDataset(opts.dataset as string), (opts.task as string | undefined) ?? (fm.meta.task.kind === 'retrieval' ? `retrieval:${fm.meta.task.query}->${fm.meta.task.gallery}` : undefined));
   checkDataFitsModel(fm, data, `data set "${data.name}"`);
   const split = evalSplit(data, opts.split as SplitName | undefined);
   let corruption: Record<string, unknown> | undefined;
   if (missing || noise) {
-    // Corrupted raw inputs of the split: a missing modality becomes the model's training mean
-    // input, noise is Gaussian with std level x the model's training feature std.
+    // A missing modality is passed to the model as missing (its input is the training mean;
+    // methods that handle missing modalities also get the presence mask); noise is Gaussian
+    // with std level x the model's training feature std, on the raw inputs.
     const reads = fm.inputModalities;
     for (const m of [...(missing ?? []), ...Object.keys(noise ?? {})]) {
       if (!reads.includes(m)) throw new ModalfuseError(`cannot corrupt modality "${m}": the model does not read it`, { modality: m, expected: reads, found: m });
     }
     const seed = (opts.seed as number | undefined) ?? 0;
     const sd = data.splits[split]!;
-    const features = corrupt(sd.features, data, { missing, noise, seed, stats: fm.meta.preprocessing });
+    const features = corrupt(sd.features, data, { noise, seed, stats: fm.meta.preprocessing });
     data = { ...data, splits: { ...data.splits, [split]: { ...sd, features } } };
     corruption = { ...(missing ? { missing } : {}), ...(noise ? { noise } : {}), seed };
   }
-  const ev = evaluate(fm, data, { split, batchSize: opts.batchSize as number | undefined });
+  const ev = evaluate(fm, data, { split, batchSize: opts.batchSize as number | undefined, missing });
   note(`${fm.method} on ${data.name} (${split}, ${ev.n} samples${corruption ? `, corrupted: ${JSON.stringify(corruption)}` : ''}, ${Math.round(ev.inferSamplesPerSec).toLocaleString('en-US')} samples/s)`);
   fm.dispose();
   out(resultLine(data.name, fm.method, split, ev.metrics, corruption));
@@ -492,6 +531,7 @@ const BENCH_KEYS: Record<string, Converter> = {
 };
 
 async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  structuredSet(opts);
   applyConfig(cmd, opts, BENCH_KEYS);
   const modalityDropout = takeModalityDropout(opts);
   const { runBenchSuite, writeReport, formatResultsTable } = await backend(cmd);
@@ -579,7 +619,10 @@ function buildProgram(): Command {
     .command('import')
     .description('a dataset folder from per-modality .npy or CSV files (rows are samples) and a labels file, split at random with a seed (stratified by class)')
     .option('--out <dir>', 'dataset folder to write')
-    .addOption(new Option('--task <kind>', 'task kind').choices(['classification', 'regression', 'multilabel']))
+    .addOption(new Option('--task <kind>', 'task kind').choices(['classification', 'regression', 'multilabel', 'retrieval']))
+    .option('--query <modality>', 'retrieval: the query modality')
+    .option('--gallery <modality>', 'retrieval: the gallery modality')
+    .addOption(new Option('--relevance <kind>', 'retrieval: relevant = same label (label) or same sample (pair); default label').choices(['label', 'pair']))
     .option('--modality <name=file>', 'a modality and its .npy/CSV file, [N, D] (vector), [N, T, D] (sequence) or [N, H, W, C] (image); repeatable', pairArg('NAME=FILE'))
     .option('--kind <name=kind>', 'override the kind of a modality (vector, sequence, image, audio, video, text); repeatable', pairArg('NAME=KIND'))
     .option('--labels <file>', 'labels: class labels (numbers or names), regression targets [N] or [N, K], or 0/1 multi-labels [N, L]')
@@ -607,7 +650,8 @@ function buildProgram(): Command {
     .description('train a method on a data set, save the model folder, print the test metrics as one line of JSON')
     .option('--dataset <name|path>', 'data set name (e.g. synthetic:synergy) or dataset folder')
     .option('--method <name>', 'fusion method (see `modalfuse methods`)')
-    .option('--set <key=value>', 'a method option; repeatable; modalityDropout=P is the training option (drop each modality of a sample with probability P)', pairArg('KEY=VALUE'))
+    .option('--task <task>', 'score a classification data set as another task: retrieval:QUERY->GALLERY (e.g. retrieval:audio->image; relevant = same label)')
+    .option('--set <key=value>', 'a method option; repeatable; per modality KEY.MODALITY=VALUE (hidden.audio=64); lists and objects as JSON (layers=[64,32]) or @FILE (arch=@arch.json); modalityDropout=P is the training option (drop each modality of a sample with probability P)', pairArg('KEY=VALUE'))
     .option('--epochs <n>', 'maximum epochs (default 30)', intArg(1))
     .option('--batch-size <n>', 'batch size (default 64)', intArg(1))
     .option('--lr <x>', 'Adam learning rate (default 0.001)', positiveArg)
@@ -623,8 +667,9 @@ function buildProgram(): Command {
     .requiredOption('--model <dir>', 'model folder (from train --save)')
     .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
     .option('--split <split>', 'train, valid or test (default test)', splitArg)
+    .option('--task <task>', 'score as another task: retrieval:QUERY->GALLERY (default: the model\'s task)')
     .option('--batch-size <n>', 'batch size for inference', intArg(1))
-    .option('--missing <list>', 'comma-separated modalities to remove (replaced by the training mean input)', listArg)
+    .option('--missing <list>', 'comma-separated modalities that are missing (their input is the training mean; methods that handle missing modalities are told)', listArg)
     .option('--noise <spec>', 'Gaussian noise on raw inputs: modality=level[,...], level = noise std / training feature std; repeatable', collect)
     .option('--seed <n>', 'seed of the noise (default 0)', seedArg)
     .action((o, c) => cmdEval(o, c));
@@ -647,7 +692,7 @@ function buildProgram(): Command {
     .description('every method on every data set; writes DIR/results.json and DIR/index.html, prints a table')
     .option('--dataset <name|path>', 'data set name or folder; repeatable (default synthetic, the whole suite)', collect)
     .option('--methods <list>', 'comma-separated methods (default: all that fit the data and are not marked slow, plus {modality}-only)', listArg)
-    .option('--set <key=value>', 'an option for every selected method that has it (an error if none has); repeatable; modalityDropout=P is a training option', pairArg('KEY=VALUE'))
+    .option('--set <key=value>', 'an option for every selected method that has it (an error if none has); repeatable; KEY.MODALITY=VALUE per modality, JSON lists/objects or @FILE; modalityDropout=P is a training option', pairArg('KEY=VALUE'))
     .option('--epochs <n>', `maximum epochs (default ${BENCH_DEFAULTS.epochs}; ${BENCH_DEFAULTS.quickEpochs} with --quick; AV-MNIST: the protocol's 8 unimodal / 20 fusion, quick 2 / 2)`, intArg(1))
     .option('--patience <n>', `early stopping patience (default ${BENCH_DEFAULTS.patience}; 0: off)`, intArg(0))
     .option('--batch-size <n>', `batch size (default ${BENCH_DEFAULTS.batchSize})`, intArg(1))

@@ -14,6 +14,7 @@ import {
   manifestOf,
   modalityNames,
   taskWidth,
+  hasClassLabels,
   type Dataset,
   type DatasetManifest,
   type SplitData,
@@ -71,9 +72,9 @@ export function labelsFromArray(
   file: string,
 ): Int32Array | Float32Array {
   const width = taskWidth(task);
-  if (task.kind === 'classification') {
+  if (hasClassLabels(task)) {
     if (!(sameShape(shape, [n]) || sameShape(shape, [n, 1]))) {
-      throw new ModalfuseError('classification labels have the wrong shape', {
+      throw new ModalfuseError(`${task.kind} labels have the wrong shape`, {
         file,
         expected: [n],
         found: shape,
@@ -188,7 +189,7 @@ export function writeDatasetFolder(dir: string, ds: Dataset): void {
     for (const name of modalityNames(ds.modalities)) {
       writeNpy(path.join(dir, `${name}.${split}.npy`), sd.features[name], [sd.n, ...ds.modalities[name].shape]);
     }
-    const lshape = ds.task.kind === 'classification' || (ds.task.kind === 'regression' && width === 1) ? [sd.n] : [sd.n, width];
+    const lshape = hasClassLabels(ds.task) || (ds.task.kind === 'regression' && width === 1) ? [sd.n] : [sd.n, width];
     writeNpy(path.join(dir, `labels.${split}.npy`), sd.labels, lshape);
   }
   // The manifest last: a folder with a dataset.json is a complete one.

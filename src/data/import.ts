@@ -13,7 +13,7 @@ import { LIBRARY } from '../version.js';
 import { parseNumberCell, readCsv } from './csv.js';
 import { MANIFEST_FILE, writeDatasetFolder } from './folder.js';
 import { readNpy, toFloat32 } from './npy.js';
-import { MODALITY_KINDS, sizeOf, type Dataset, type ModalityKind, type ModalitySpec, type SplitData, type SplitName, type TaskKind, type TaskSpec } from './types.js';
+import { hasClassLabels, labelNames, MODALITY_KINDS, sizeOf, type Dataset, type ModalityKind, type ModalitySpec, type SplitData, type SplitName, type TaskKind, type TaskSpec } from './types.js';
 import { findNonFinite } from './validate.js';
 
 export interface ImportOptions {
@@ -35,6 +35,8 @@ export interface ImportOptions {
   name?: string;
   /** Replace an existing dataset folder at `out`. */
   force?: boolean;
+  /** Retrieval: the query and gallery modalities, and when an item is relevant (default: same label). */
+  retrieval?: { query: string; gallery: string; relevance?: 'label' | 'pair' };
 }
 
 export const IMPORT_DEFAULTS = { validFraction: 0.1, testFraction: 0.2, seed: 0 };
@@ -213,10 +215,15 @@ export function importDataset(opts: ImportOptions): Dataset {
     throw new ModalfuseError('valid and test fractions leave no training samples', { expected: 'valid + test < 1', found: validFraction + testFraction });
   }
   if (!Number.isInteger(seed)) throw new ModalfuseError('bad seed', { expected: 'an integer', found: seed });
-  if (!['classification', 'regression', 'multilabel'].includes(opts.task)) {
-    throw new ModalfuseError('unknown task kind', { expected: 'classification, regression or multilabel', found: opts.task });
+  if (!['classification', 'regression', 'multilabel', 'retrieval'].includes(opts.task)) {
+    throw new ModalfuseError('unknown task kind', { expected: 'classification, regression, multilabel or retrieval', found: opts.task });
   }
   const names = Object.keys(opts.modalities).sort();
+  if (opts.task === 'retrieval') {
+    const r = opts.retrieval;
+    if (!r || !r.query || !r.gallery) throw new ModalfuseError('a retrieval task needs its query and gallery modalities', { expected: '--query MODALITY --gallery MODALITY', found: r ? JSON.stringify(r) : 'none' });
+    for (const m of [r.query, r.gallery]) if (!names.includes(m)) throw new ModalfuseError(`retrieval names modality "${m}", which is not imported`, { modality: m, expected: names, found: m });
+  }
   if (names.length === 0) throw new ModalfuseError('no modality files given', { expected: 'at least one NAME=FILE' });
   for (const k of Object.keys(opts.kinds ?? {})) {
     if (!names.includes(k)) throw new ModalfuseError(`kind given for an unknown modality "${k}"`, { modality: k, expected: names, found: k });
@@ -233,13 +240,17 @@ export function importDataset(opts: ImportOptions): Dataset {
   let task: TaskSpec;
   let labels: Int32Array | Float32Array;
   let width: number;
-  if (opts.task === 'classification') {
+  if (opts.task === 'classification' || opts.task === 'retrieval') {
     const c = classLabels(opts.labels);
-    if (c.names.length < 2) throw new ModalfuseError('classification needs at least two classes', { file: opts.labels, found: c.names });
-    task = { kind: 'classification', classes: c.names };
+    if (opts.task === 'classification' && c.names.length < 2) throw new ModalfuseError('classification needs at least two classes', { file: opts.labels, found: c.names });
+    task =
+      opts.task === 'retrieval'
+        ? { kind: 'retrieval', query: opts.retrieval!.query, gallery: opts.retrieval!.gallery, relevance: opts.retrieval!.relevance ?? 'label', classes: c.names }
+        : { kind: 'classification', classes: c.names };
     labels = c.labels;
     width = 1;
   } else {
+    if (opts.task !== 'regression' && opts.task !== 'multilabel') throw new ModalfuseError('unknown task kind', { expected: 'classification, regression, multilabel or retrieval', found: opts.task });
     const r = numericLabels(opts.labels, opts.task);
     task = opts.task === 'regression' ? { kind: 'regression', targets: r.names } : { kind: 'multilabel', labels: r.names };
     labels = r.labels;
@@ -271,8 +282,8 @@ export function importDataset(opts: ImportOptions): Dataset {
   }
 
   let groups: number[][];
-  if (task.kind === 'classification') {
-    groups = task.classes.map(() => []);
+  if (hasClassLabels(task)) {
+    groups = labelNames(task).map(() => []);
     for (let i = 0; i < n; i++) groups[labels[i]].push(i);
   } else {
     groups = [Array.from({ length: n }, (_, i) => i)];
@@ -298,7 +309,7 @@ export function importDataset(opts: ImportOptions): Dataset {
       modalities: Object.fromEntries(names.map((m) => [m, path.resolve(opts.modalities[m])])),
       labels: path.resolve(opts.labels),
       samples: n,
-      split: { seed, validFraction, testFraction, stratified: task.kind === 'classification', rule: 'per group: round(size * test) to test, round(size * valid) to valid, rest to train' },
+      split: { seed, validFraction, testFraction, stratified: hasClassLabels(task), rule: 'per group: round(size * test) to test, round(size * valid) to valid, rest to train' },
     },
   };
   if (opts.force && fs.existsSync(manifestPath)) fs.rmSync(manifestPath);

@@ -1,11 +1,7 @@
 /** The dataset type shared by loaders, generators, models, training and evaluation. */
 
-export type TaskKind = 'classification' | 'regression' | 'multilabel';
-
-export type TaskSpec =
-  | { kind: 'classification'; classes: string[] }
-  | { kind: 'regression'; targets: string[] }
-  | { kind: 'multilabel'; labels: string[] };
+import type { TaskSpec } from '../tasks/spec.js';
+export { TASK_KINDS, classNames, describeTask, hasClassLabels, labelNames, taskWidth, type Relevance, type TaskKind, type TaskSpec } from '../tasks/spec.js';
 
 /** What a modality holds; decides the default encoder. */
 export type ModalityKind = 'vector' | 'sequence' | 'image' | 'audio' | 'video' | 'text';
@@ -58,18 +54,6 @@ export function modalityNames(modalities: Record<string, unknown>): string[] {
 
 export function sizeOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Output width of a task: classes, targets or labels. */
-export function taskWidth(task: TaskSpec): number {
-  switch (task.kind) {
-    case 'classification':
-      return task.classes.length;
-    case 'regression':
-      return task.targets.length;
-    case 'multilabel':
-      return task.labels.length;
-  }
 }
 
 export function manifestOf(ds: Dataset): DatasetManifest {

@@ -12,6 +12,9 @@ import {
   modalityNames,
   sizeOf,
   taskWidth,
+  classNames,
+  hasClassLabels,
+  labelNames,
   type Dataset,
   type DatasetManifest,
   type ModalitySpec,
@@ -53,7 +56,7 @@ export function validateTask(task: unknown, file?: string): TaskSpec {
   if (!isRecord(task)) {
     throw new ModalfuseError('task must be an object with a kind', {
       file,
-      expected: '{ "kind": "classification" | "regression" | "multilabel", ... }',
+      expected: '{ "kind": "classification" | "regression" | "multilabel" | "retrieval", ... }',
       found: describe(task),
     });
   }
@@ -64,12 +67,38 @@ export function validateTask(task: unknown, file?: string): TaskSpec {
       return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file) };
     case 'multilabel':
       return { kind: 'multilabel', labels: checkNameList(task.labels, 'labels', file) };
+    case 'retrieval':
+      return validateRetrievalTask(task, file);
     default:
       throw new ModalfuseError('unknown task kind', {
         file,
-        expected: 'classification, regression or multilabel',
+        expected: 'classification, regression, multilabel or retrieval',
         found: describe(task.kind),
       });
+  }
+}
+
+function validateRetrievalTask(task: Record<string, unknown>, file?: string): TaskSpec {
+  for (const key of ['query', 'gallery']) {
+    if (typeof task[key] !== 'string' || task[key] === '') {
+      throw new ModalfuseError(`retrieval task.${key} must name a modality`, { file, expected: `task.${key}: "modality"`, found: describe(task[key]) });
+    }
+  }
+  if (task.query === task.gallery) throw new ModalfuseError('retrieval task needs two different modalities', { file, expected: 'query != gallery', found: task.query });
+  const relevance = task.relevance ?? 'label';
+  if (relevance !== 'label' && relevance !== 'pair') {
+    throw new ModalfuseError('retrieval task.relevance must be "label" or "pair"', { file, expected: 'label | pair', found: describe(relevance) });
+  }
+  const out: TaskSpec = { kind: 'retrieval', query: task.query as string, gallery: task.gallery as string, relevance };
+  if (relevance === 'label' || task.classes !== undefined) out.classes = checkNameList(task.classes, 'classes', file);
+  return out;
+}
+
+/** A retrieval task's query and gallery must be modalities of the data. */
+export function checkTaskModalities(task: TaskSpec, modalities: Record<string, ModalitySpec>, file?: string): void {
+  if (task.kind !== 'retrieval') return;
+  for (const m of [task.query, task.gallery]) {
+    if (!(m in modalities)) throw new ModalfuseError(`retrieval task names modality "${m}", which the data does not have`, { file, modality: m, expected: Object.keys(modalities).sort(), found: m });
   }
 }
 
@@ -139,6 +168,7 @@ export function validateManifest(json: unknown, file?: string): DatasetManifest 
   }
   const task = validateTask(json.task, file);
   const modalities = validateModalities(json.modalities, file);
+  checkTaskModalities(task, modalities, file);
   const splitsIn = json.splits;
   if (!isRecord(splitsIn) || Object.keys(splitsIn).length === 0) {
     throw new ModalfuseError('splits must be an object with sample counts', {
@@ -235,6 +265,7 @@ export function validateDataset(ds: Dataset, opts: ValidateDatasetOptions = {}):
   }
   const task = validateTask(ds.task, file);
   const modalities = validateModalities(ds.modalities, file);
+  checkTaskModalities(task, modalities, file);
   const names = modalityNames(modalities);
   const width = taskWidth(task);
   if (!isRecord(ds.splits)) {
@@ -357,9 +388,9 @@ function validateLabels(
   split: SplitName,
   file: string | undefined,
 ): void {
-  if (task.kind === 'classification') {
+  if (hasClassLabels(task)) {
     if (!(labels instanceof Int32Array)) {
-      throw new ModalfuseError(`classification labels of split "${split}" must be integer class indices (Int32Array)`, {
+      throw new ModalfuseError(`${task.kind} labels of split "${split}" must be integer class indices (Int32Array)`, {
         file,
         expected: `Int32Array [${n}] of class indices in [0, ${width})`,
         found: describe(labels),
@@ -368,12 +399,14 @@ function validateLabels(
     if (labels.length !== n) {
       throw new ModalfuseError(`labels of split "${split}" have the wrong length`, { file, expected: [n], found: [labels.length] });
     }
+    const classes = classNames(task);
+    if (!classes) return; // retrieval by pair without classes: labels are not read
     for (let i = 0; i < n; i++) {
       const c = labels[i];
       if (c < 0 || c >= width) {
         throw new ModalfuseError(`class label out of range in split "${split}" at sample ${i}`, {
           file,
-          expected: `an integer in [0, ${width}) (classes: ${task.classes.join(', ')})`,
+          expected: `an integer in [0, ${width}) (classes: ${classes.join(', ')})`,
           found: c,
         });
       }
@@ -400,7 +433,7 @@ function validateLabels(
     if (task.kind === 'regression' ? !Number.isFinite(v) : v !== 0 && v !== 1) {
       const sample = Math.floor(i / width);
       const col = i % width;
-      const names = task.kind === 'regression' ? task.targets : task.labels;
+      const names = labelNames(task);
       throw new ModalfuseError(
         `${task.kind} label of split "${split}" at sample ${sample}, ${task.kind === 'regression' ? 'target' : 'label'} "${names[col]}" is invalid`,
         { file, expected: task.kind === 'regression' ? 'a finite number' : '0 or 1', found: String(v) },

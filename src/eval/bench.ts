@@ -9,7 +9,7 @@
 import { backendName } from '../backend/index.js';
 import '../data/avmnist.js'; // registers the `avmnist` data set name
 import { loadDatasets } from '../data/resolve.js';
-import type { Dataset, ModalitySpec, SplitName, TaskKind } from '../data/types.js';
+import { labelNames, type Dataset, type ModalitySpec, type SplitName, type TaskKind } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { FusionModel } from '../models/fusion_model.js';
 import {
@@ -22,7 +22,7 @@ import {
   type MethodEntry,
   type Options,
 } from '../registry/index.js';
-import { train } from '../train/train.js';
+import { train, trainingSettings } from '../train/train.js';
 import { checkModalityDropout } from '../train/modality_dropout.js';
 import { LIBRARY } from '../version.js';
 import { fusionModelCost } from './cost.js';
@@ -99,6 +99,8 @@ export interface BenchMethodResult {
   trainSeconds: number;
   /** Epochs run (early stopping), mean over seeds. */
   epochsRun?: number;
+  /** Training settings used (the bench's defaults < the method's own < the command line). */
+  training?: { epochs: number; batchSize: number; lr: number; patience: number; loss?: string };
   /** Test split, mean over seeds. */
   metrics: Metrics;
   /** Sample standard deviation over seeds (more than one seed). */
@@ -318,16 +320,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     const results: BenchMethodResult[] = [];
     for (const { entry, options } of runs) {
       const perSeed: { metrics: Metrics; trainSps: number; inferSps: number; secs: number; epochs: number }[] = [];
+      let training: BenchMethodResult['training'];
       let first: Pick<BenchMethodResult, 'params' | 'flopsPerSample' | 'activationBytesPerSample' | 'history' | 'confusion' | 'robustness'> | null = null;
       for (const seed of seeds) {
         const fm = FusionModel.create(entry.name, spec, options, { seed, dataset: data.name });
         try {
           const ts = performance.now();
+          // the bench's defaults < the method's own training defaults < what the caller gave
+          const given = { epochs: opts.epochs ?? (opts.quick ? BENCH_DEFAULTS.quickEpochs : undefined), patience: opts.patience, batchSize: opts.batchSize, lr: opts.lr };
+          const settings = trainingSettings(entry.name, given, { epochs, patience, batchSize, lr });
+          training = { epochs: settings.epochs, batchSize: settings.batchSize, lr: settings.lr, patience: settings.patience, ...(settings.loss ? { loss: settings.loss } : {}) };
           const tr = await train(fm, data, {
-            epochs,
-            patience,
-            batchSize,
-            lr,
+            ...training,
             seed,
             modalityDropout: opts.modalityDropout,
             log: opts.verbose ? (l) => log(`  ${l}`) : undefined,
@@ -379,6 +383,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         inferSamplesPerSec: mean(perSeed.map((p) => p.inferSps)),
         trainSeconds: mean(perSeed.map((p) => p.secs)),
         epochsRun: mean(perSeed.map((p) => p.epochs)),
+        ...(training ? { training } : {}),
         metrics,
         ...(seeds.length > 1 ? { metricsStd } : {}),
         history: first!.history,
@@ -395,7 +400,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       dataset: data.name,
       task: t.kind,
       primaryMetric: primaryMetric(t),
-      classes: t.kind === 'classification' ? t.classes : t.kind === 'regression' ? t.targets : t.labels,
+      classes: labelNames(t),
       modalities: data.modalities,
       splits,
       results,

@@ -2,13 +2,21 @@
 import type { Dataset, SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
-import { checkTrainingData } from '../train/train.js';
-import { computeMetrics, type Metrics } from './metrics.js';
+import type { Metrics } from '../tasks/index.js';
+import { checkDataFitsModel } from './predict.js';
+import { validateDataset } from '../data/validate.js';
 
 export interface EvaluateOptions {
   split?: SplitName;
   batchSize?: number;
   sentiment?: boolean;
+  /**
+   * Modalities to treat as missing: a method that handles missing modalities gets them in
+   * its presence mask; for every method their input is the training mean.
+   */
+  missing?: string[];
+  /** Retrieval: also rank gallery -> query (`reverse*` keys). */
+  reverse?: boolean;
 }
 
 export interface Evaluation {
@@ -17,8 +25,10 @@ export interface Evaluation {
   metrics: Metrics;
   confusion?: number[][];
   inferSamplesPerSec: number;
-  /** Raw outputs [n, outWidth] (logits or values). */
+  /** Raw prediction outputs [n, outWidth] (logits or values); empty for retrieval. */
   raw: Float32Array;
+  /** Every output the task reads, by name. */
+  outputs: Record<string, Float32Array>;
 }
 
 export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions = {}): Evaluation {
@@ -27,11 +37,23 @@ export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions =
   if (!s || s.n === 0) {
     throw new ModalfuseError(`the data set has no "${split}" split`, { expected: split, found: Object.keys(data.splits) });
   }
-  checkTrainingData(fm, { ...data, splits: { [split]: s } });
-  const pre = fm.preprocess(s.features);
+  const one = { ...data, splits: { [split]: s } };
+  validateDataset(one);
+  checkDataFitsModel(fm, one, `data set "${data.name}"`);
+  const task = fm.task;
+  const missing = fm.checkMissing(opts.missing);
+  const pre = fm.preprocess(s.features, missing);
   const t0 = performance.now();
-  const raw = fm.predictPreprocessed(pre, s.n, opts.batchSize ?? 256);
+  const outs = fm.outputsPreprocessed(pre, s.n, { batchSize: opts.batchSize ?? 256, names: task.reads, missing });
   const secs = (performance.now() - t0) / 1000;
-  const r = computeMetrics(fm.meta.task, raw, s.labels, { sentiment: opts.sentiment });
-  return { split, n: s.n, metrics: r.metrics, confusion: r.confusion, inferSamplesPerSec: secs > 0 ? s.n / secs : 0, raw };
+  const r = task.evaluate(outs, s.labels, { sentiment: opts.sentiment, reverse: opts.reverse ?? task.kind === 'retrieval' });
+  return {
+    split,
+    n: s.n,
+    metrics: r.metrics,
+    confusion: r.confusion,
+    inferSamplesPerSec: secs > 0 ? s.n / secs : 0,
+    raw: outs.values.main ?? new Float32Array(0),
+    outputs: outs.values,
+  };
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MANIFEST_FILE, readManifest } from '../data/folder.js';
 import { readNpy, toFloat32 } from '../data/npy.js';
-import { SPLITS, sizeOf, type SplitName } from '../data/types.js';
+import { SPLITS, labelNames, sizeOf, type SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import type { DataSpec } from '../registry/index.js';
@@ -20,8 +20,8 @@ export interface PredictionInput {
 }
 
 export interface PredictionRecord {
-  /** Class name (classification), target name -> value (regression), or positive label names (multi-label). */
-  prediction: string | Record<string, number> | string[];
+  /** Class name (classification), target name -> value (regression), positive label names (multi-label), or the query and gallery embeddings (retrieval). */
+  prediction: string | Record<string, number> | string[] | { query: number[]; gallery: number[] };
   /** Class or label name -> probability (classification, multi-label). */
   probabilities?: Record<string, number>;
 }
@@ -42,7 +42,7 @@ export function checkDataFitsModel(fm: FusionModel, spec: DataSpec, where = 'the
   }
   const t = fm.meta.task;
   if (spec.task.kind !== t.kind) throw new ModalfuseError(`${where} is a ${spec.task.kind} task, the model is for ${t.kind}`, { expected: t.kind, found: spec.task.kind });
-  const names = (x: DataSpec['task']) => (x.kind === 'classification' ? x.classes : x.kind === 'regression' ? x.targets : x.labels);
+  const names = labelNames;
   if (names(spec.task).length !== names(t).length) {
     throw new ModalfuseError(`${where} has another number of ${t.kind === 'classification' ? 'classes' : t.kind === 'regression' ? 'targets' : 'labels'} than the model`, {
       expected: names(t),
@@ -167,6 +167,12 @@ const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** Predictions of `fm` for `n` raw samples, one record per sample. */
 export function predictRecords(fm: FusionModel, features: Record<string, Float32Array>, n: number): PredictionRecord[] {
+  if (fm.meta.task.kind === 'retrieval') {
+    // a retrieval model predicts embeddings: the query's and the gallery item's of each sample
+    const o = fm.predictOutputs(features, n, { names: ['query', 'gallery'] });
+    const row = (k: string, i: number) => Array.from(o.values[k].subarray(i * o.widths[k], (i + 1) * o.widths[k]), round6);
+    return Array.from({ length: n }, (_, i) => ({ prediction: { query: row('query', i), gallery: row('gallery', i) } }));
+  }
   const out = fm.predict(features, n);
   const k = fm.outWidth;
   const task = fm.meta.task;
@@ -187,7 +193,7 @@ export function predictRecords(fm: FusionModel, features: Record<string, Float32
         if (row[j] > 0.5) on.push(l);
       });
       records.push({ prediction: on, probabilities });
-    } else {
+    } else if (task.kind === 'regression') {
       const values: Record<string, number> = {};
       task.targets.forEach((t, j) => (values[t] = row[j]));
       records.push({ prediction: values });

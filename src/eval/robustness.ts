@@ -17,7 +17,7 @@ import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
 import type { RobustnessEntry } from './bench.js';
-import { computeMetrics, type Metrics } from './metrics.js';
+import { computeMetrics, getTask, type Metrics, type OutputArrays } from '../tasks/index.js';
 
 export type CorruptionKind = 'missing' | 'noise';
 
@@ -141,6 +141,8 @@ export interface RobustPredictor {
   stats: Record<string, Standardizer>;
   /** Raw outputs [n, outWidth] for raw features; `missing` modalities get all-zero preprocessed inputs. */
   predictRaw(features: Record<string, Float32Array>, n: number, missing: string[]): Float32Array;
+  /** The outputs the task reads (when there is more than the raw prediction, e.g. retrieval embeddings); wins over `predictRaw`. */
+  predictOutputs?(features: Record<string, Float32Array>, n: number, missing: string[]): OutputArrays;
 }
 
 /** A FusionModel as a RobustPredictor. */
@@ -150,9 +152,10 @@ export function fusionModelPredictor(fm: FusionModel, batchSize = 256): RobustPr
     modalities: fm.inputModalities,
     stats: fm.meta.preprocessing,
     predictRaw(features, n, missing) {
-      const pre = fm.preprocess(features);
-      for (const m of missing) if (pre[m]) pre[m] = new Float32Array(pre[m].length);
-      return fm.predictPreprocessed(pre, n, batchSize);
+      return fm.predictRaw(features, n, batchSize, { missing });
+    },
+    predictOutputs(features, n, missing) {
+      return fm.predictOutputs(features, n, { batchSize, missing, names: fm.task.reads });
     },
   };
 }
@@ -194,13 +197,12 @@ export function robustnessSweepWith(pred: RobustPredictor, data: Dataset, opts: 
   }
   const out: RobustnessPoint[] = [];
   for (const c of sweepConditions(mods, levels, opts.corruptions)) {
-    let raw: Float32Array;
-    if (c.corruption === 'missing') raw = pred.predictRaw(s.features, s.n, [c.modality]);
-    else {
-      const f = corrupt(s.features, data, { noise: { [c.modality]: c.level }, seed: opts.seed, stats: pred.stats });
-      raw = pred.predictRaw(f, s.n, []);
-    }
-    out.push({ ...c, metrics: computeMetrics(pred.task, raw, s.labels).metrics });
+    const features = c.corruption === 'missing' ? s.features : corrupt(s.features, data, { noise: { [c.modality]: c.level }, seed: opts.seed, stats: pred.stats });
+    const missing = c.corruption === 'missing' ? [c.modality] : [];
+    const metrics = pred.predictOutputs
+      ? getTask(pred.task).evaluate(pred.predictOutputs(features, s.n, missing), s.labels).metrics
+      : computeMetrics(pred.task, pred.predictRaw(features, s.n, missing), s.labels).metrics;
+    out.push({ ...c, metrics });
   }
   return out;
 }

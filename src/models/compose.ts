@@ -1,13 +1,26 @@
 /**
  * The one place where a model is composed: inputs -> encoders -> fusion -> head, from a
  * registry entry and resolved options. Only the modalities a method reads become inputs
- * of the model (so `image-only` needs only images).
+ * of the model (so `image-only` needs only images); a method that handles missing
+ * modalities also gets the presence mask as its last input.
  */
 import { tfl } from '../backend/index.js';
 import { cnnOptionsFrom, dense, dropout, encode, type EncoderOptions } from '../encoders/index.js';
-import { taskWidth } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
-import { getMethod, incompatibility, resolveOptions, type BuildContext, type BuildOutput, type DataSpec, type MethodEntry, type Options, type Sym } from '../registry/index.js';
+import {
+  getMethod,
+  incompatibility,
+  optionFor,
+  optionsForModality,
+  resolveOptions,
+  type BuildContext,
+  type BuildOutput,
+  type DataSpec,
+  type MethodEntry,
+  type Options,
+  type Sym,
+} from '../registry/index.js';
+import { getTask, type LossTerm } from '../tasks/index.js';
 import { Rng } from '../util/rng.js';
 import './simple_methods.js';
 import './tensor_methods.js';
@@ -18,18 +31,48 @@ export interface Composed {
   model: tfl.LayersModel;
   /** Modalities the model takes, in the order of its inputs (sorted). */
   inputModalities: string[];
-  auxNames: string[];
-  trainMain: boolean;
-  auxWeight: number;
+  /** Output names, in the order of the model's outputs. */
+  outputs: string[];
+  objective: LossTerm[];
+  /** The model's last input is the presence mask [batch, modalities] (sorted data modalities). */
+  presence: boolean;
+}
+
+/** Input name of the presence mask of methods that handle missing modalities. */
+export const PRESENCE_INPUT = 'input__present';
+
+/** The encoder options of a modality (per-modality option values resolved). */
+export function encoderOptions(entry: MethodEntry, options: Options, modality: string): EncoderOptions {
+  const o = optionsForModality(entry, options, modality);
+  return {
+    hidden: o.hidden as number,
+    encoderLayers: o.encoderLayers as number,
+    dropout: o.dropout as number,
+    activation: o.activation as string,
+    cnn: cnnOptionsFrom(o),
+  };
+}
+
+function checkObjective(entry: MethodEntry, objective: LossTerm[], outputs: string[], modalities: string[]): void {
+  for (const t of objective) {
+    const refs = [t.output, ...(typeof t.target === 'object' && 'output' in t.target ? [t.target.output] : [])];
+    for (const r of refs) {
+      if (!outputs.includes(r)) throw new Error(`method ${entry.name}: loss term reads output "${r}", which the model does not have (outputs: ${outputs.join(', ')})`);
+    }
+    if (typeof t.target === 'object' && 'input' in t.target && !modalities.includes(t.target.input)) {
+      throw new Error(`method ${entry.name}: loss term targets input "${t.target.input}", which the model does not read`);
+    }
+  }
 }
 
 export function compose(method: string, spec: DataSpec, given: Record<string, unknown> = {}, seed = 1): Composed {
   const entry = getMethod(method, spec);
-  const options = resolveOptions(entry, given);
+  const modalities = Object.keys(spec.modalities).sort();
+  const options = resolveOptions(entry, given, modalities);
   const why = incompatibility(entry, spec, options);
   if (why) throw new ModalfuseError(`method "${entry.name}" cannot be used on this data: ${why}`, { expected: entry.modalityKinds, found: spec.modalities });
+  const task = getTask(spec.task);
   const rng = new Rng(seed);
-  const modalities = Object.keys(spec.modalities).sort();
   const inputs: Record<string, Sym> = {};
   const used = new Set<string>();
   const lazyInputs = {} as Record<string, Sym>;
@@ -45,23 +88,19 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
       },
     });
   }
-  const encOpts: EncoderOptions = {
-    hidden: options.hidden as number,
-    encoderLayers: options.encoderLayers as number,
-    dropout: options.dropout as number,
-    activation: options.activation as string,
-    cnn: cnnOptionsFrom(options),
-  };
+  const presence = entry.handlesMissing ? tfl.input({ shape: [modalities.length], name: PRESENCE_INPUT }) : undefined;
   const encoded: Record<string, Sym> = {};
-  const outWidth = taskWidth(spec.task);
+  const outWidth = task.outWidth;
   const ctx: BuildContext = {
     spec,
     options,
+    optionFor: (key, m) => optionFor(entry, options, key, m),
     modalities,
     inputs: lazyInputs,
+    presence,
     encode(m) {
       if (!(m in spec.modalities)) throw new ModalfuseError('unknown modality', { expected: modalities, found: m });
-      encoded[m] ??= encode(lazyInputs[m], spec.modalities[m], encOpts, rng, `enc_${m}`);
+      encoded[m] ??= encode(lazyInputs[m], spec.modalities[m], encoderOptions(entry, options, m), rng, `enc_${m}`);
       return encoded[m];
     },
     head(x, prefix) {
@@ -74,19 +113,18 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
     },
     outWidth,
     task: spec.task.kind,
+    taskObject: task,
     rng,
   };
   const out: BuildOutput = entry.build(ctx);
+  const outputs = Object.keys(out.outputs);
+  for (const r of task.reads) {
+    if (!outputs.includes(r)) throw new Error(`method ${entry.name}: the ${task.kind} task reads output "${r}", which the model does not have`);
+  }
+  const objective = (out.objective ?? task.defaultObjective()).filter((t) => t.weight > 0);
   const inputModalities = modalities.filter((m) => used.has(m));
-  const outputs = [out.main, ...(out.aux ?? [])];
-  const model = tfl.model({ inputs: inputModalities.map((m) => inputs[m]), outputs, name: `modalfuse_${entry.name.replace(/[^a-zA-Z0-9_]/g, '_')}` });
-  return {
-    entry,
-    options,
-    model,
-    inputModalities,
-    auxNames: out.auxNames ?? (out.aux ?? []).map((_, i) => `aux${i + 1}`),
-    trainMain: out.trainMain ?? true,
-    auxWeight: out.auxWeight ?? 1,
-  };
+  checkObjective(entry, objective, outputs, inputModalities);
+  const modelInputs = [...inputModalities.map((m) => inputs[m]), ...(presence ? [presence] : [])];
+  const model = tfl.model({ inputs: modelInputs, outputs: outputs.map((k) => out.outputs[k]), name: `modalfuse_${entry.name.replace(/[^a-zA-Z0-9_]/g, '_')}` });
+  return { entry, options, model, inputModalities, outputs, objective, presence: presence !== undefined };
 }

@@ -9,9 +9,10 @@
  */
 import { tf, tfl } from '../backend/index.js';
 import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
-import { sizeOf, taskWidth, type SplitData } from '../data/types.js';
+import { sizeOf, type SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { DataSpec, Options } from '../registry/index.js';
+import { classNames, getTask, sigmoidValues, softmaxRows, type LossTerm, type OutputArrays, type Task } from '../tasks/index.js';
 import { LIBRARY } from '../version.js';
 import { compose } from './compose.js';
 import '../fusion/index.js';
@@ -29,9 +30,12 @@ export interface ModelMeta {
   task: DataSpec['task'];
   modalities: DataSpec['modalities'];
   inputModalities: string[];
-  auxNames: string[];
-  trainMain: boolean;
-  auxWeight: number;
+  /** Output names in the order of the network's outputs (`main` is a predicting task's). */
+  outputs: string[];
+  /** The loss terms training minimises (see src/tasks/objective.ts). */
+  objective: LossTerm[];
+  /** The network's last input is the presence mask (the method handles missing modalities). */
+  presence?: boolean;
   preprocessing: Record<string, Standardizer>;
   classes?: string[];
   metrics?: Record<string, number>;
@@ -44,13 +48,48 @@ export interface CreateOptions {
   dataset?: string;
 }
 
+/** Options of prediction and evaluation. */
+export interface PredictOptions {
+  batchSize?: number;
+  /**
+   * Modalities that are missing in these samples. A method that handles missing
+   * modalities gets them as its presence mask; for every method the missing modality's
+   * input is its training mean.
+   */
+  missing?: string[];
+}
+
+/**
+ * modalfuse.json of 0.1.0 named its outputs by `auxNames` with `trainMain` / `auxWeight`;
+ * it becomes the same outputs and objective (the heads as one group of weight auxWeight / heads).
+ */
+export function upgradeMeta(meta: ModelMeta): ModelMeta {
+  if (Array.isArray(meta.outputs) && Array.isArray(meta.objective)) return meta;
+  const auxNames = Array.isArray(meta.auxNames) ? (meta.auxNames as string[]) : [];
+  const trainMain = meta.trainMain !== false;
+  const auxWeight = typeof meta.auxWeight === 'number' ? meta.auxWeight : 1;
+  const outputs = ['main', ...auxNames.map((n) => `head_${n}`)];
+  const objective: LossTerm[] = trainMain ? [{ output: 'main', target: 'label', loss: 'task', weight: 1 }] : [];
+  if (auxWeight > 0) for (const n of auxNames) objective.push({ output: `head_${n}`, target: 'label', loss: 'task', weight: auxWeight / auxNames.length, group: 'heads' });
+  const out: ModelMeta = { ...meta, outputs, objective };
+  delete out.auxNames;
+  delete out.trainMain;
+  delete out.auxWeight;
+  return out;
+}
+
 export class FusionModel {
   readonly model: tfl.LayersModel;
   readonly meta: ModelMeta;
 
   private constructor(model: tfl.LayersModel, meta: ModelMeta) {
     this.model = model;
-    this.meta = meta;
+    this.meta = upgradeMeta(meta);
+  }
+
+  /** Wrap a network and its metadata (a loaded or rebuilt model). */
+  static fromParts(model: tfl.LayersModel, meta: ModelMeta): FusionModel {
+    return new FusionModel(model, meta);
   }
 
   /** Build a new, untrained model of `method` for data of shape `spec`. */
@@ -72,11 +111,11 @@ export class FusionModel {
       task: spec.task,
       modalities: spec.modalities,
       inputModalities: c.inputModalities,
-      auxNames: c.auxNames,
-      trainMain: c.trainMain,
-      auxWeight: c.auxWeight,
+      outputs: c.outputs,
+      objective: c.objective,
+      ...(c.presence ? { presence: true } : {}),
       preprocessing,
-      classes: spec.task.kind === 'classification' ? spec.task.classes : undefined,
+      classes: classNames(spec.task),
     });
   }
 
@@ -90,7 +129,20 @@ export class FusionModel {
     return this.meta.inputModalities;
   }
   get outWidth(): number {
-    return taskWidth(this.meta.task);
+    return this.task.outWidth;
+  }
+  get task(): Task {
+    return getTask(this.meta.task);
+  }
+  get outputNames(): string[] {
+    return this.meta.outputs;
+  }
+  /** Width of an output (its last dimension). */
+  outputWidth(name: string): number {
+    const i = this.meta.outputs.indexOf(name);
+    if (i < 0) throw new ModalfuseError(`the model has no output "${name}"`, { expected: this.meta.outputs, found: name });
+    const shape = this.model.outputs[i].shape;
+    return shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
   }
 
   /** Fit the standardisation of every modality on a (training) split. */
@@ -98,20 +150,62 @@ export class FusionModel {
     this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities);
   }
 
-  /** Standardised copies of the features this model reads. */
-  preprocess(features: Record<string, Float32Array>): Record<string, Float32Array> {
+  /** The modalities named missing, checked against those the model reads. */
+  checkMissing(missing: string[] = []): string[] {
+    for (const m of missing) {
+      if (!this.inputModalities.includes(m)) {
+        throw new ModalfuseError(`cannot treat modality "${m}" as missing: the model does not read it`, { modality: m, expected: this.inputModalities, found: m });
+      }
+    }
+    return missing;
+  }
+
+  /**
+   * Standardised copies of the features this model reads. A modality named in `missing`
+   * needs no features: its input is the training mean (standardised: zeros).
+   */
+  preprocess(features: Record<string, Float32Array>, missing: string[] = []): Record<string, Float32Array> {
+    this.checkMissing(missing);
     const out: Record<string, Float32Array> = {};
+    let rows = -1;
     for (const m of this.inputModalities) {
-      const x = features[m];
+      if (missing.includes(m) || !features[m]) continue;
+      rows = features[m].length / sizeOf(this.meta.modalities[m].shape);
+    }
+    for (const m of this.inputModalities) {
+      let x = features[m];
+      if (missing.includes(m)) {
+        // the training mean input, as eval --missing has always given it
+        const st = this.meta.preprocessing[m];
+        const d = st.mean.length;
+        const n = x ? x.length / sizeOf(this.meta.modalities[m].shape) : rows;
+        if (n < 0) throw new ModalfuseError('every modality the model reads is missing', { expected: 'at least one present modality', found: missing });
+        x = new Float32Array(n * sizeOf(this.meta.modalities[m].shape));
+        for (let i = 0; i < x.length; i += d) for (let j = 0; j < d; j++) x[i + j] = st.mean[j];
+      }
       if (!x) throw new ModalfuseError('input lacks a modality the model needs', { modality: m, expected: this.inputModalities, found: Object.keys(features) });
       out[m] = applyStandardizer(x, this.meta.preprocessing[m]);
     }
     return out;
   }
 
-  /** Tensors of rows `idx` (or all rows) of already preprocessed features, in input order. */
-  batchTensors(pre: Record<string, Float32Array>, idx: ArrayLike<number>): tf.Tensor[] {
-    return this.inputModalities.map((m) => {
+  /** Presence mask rows [n, modalities] (1 present, 0 missing) in data modality order. */
+  presenceMask(n: number, missing: string[] = []): Float32Array {
+    const names = Object.keys(this.meta.modalities).sort();
+    const out = new Float32Array(n * names.length).fill(1);
+    names.forEach((m, j) => {
+      if (missing.includes(m)) for (let i = 0; i < n; i++) out[i * names.length + j] = 0;
+    });
+    return out;
+  }
+
+  /**
+   * Tensors of rows `idx` (or all rows) of already preprocessed features, in input order;
+   * for a method that handles missing modalities, the presence mask last (all present, or
+   * `presence` rows [idx.length, modalities]).
+   */
+  batchTensors(pre: Record<string, Float32Array>, idx: ArrayLike<number>, presence?: Float32Array): tf.Tensor[] {
+    const xs = this.inputModalities.map((m) => {
       const shape = this.meta.modalities[m].shape;
       const size = sizeOf(shape);
       const src = pre[m];
@@ -119,43 +213,86 @@ export class FusionModel {
       for (let i = 0; i < idx.length; i++) buf.set(src.subarray(idx[i] * size, (idx[i] + 1) * size), i * size);
       return tf.tensor(buf, [idx.length, ...shape], 'float32');
     });
+    if (this.meta.presence) {
+      const k = Object.keys(this.meta.modalities).length;
+      xs.push(tf.tensor2d(presence ?? this.presenceMask(idx.length), [idx.length, k]));
+    }
+    return xs;
   }
 
-  /** All outputs (main first, then aux) for input tensors. */
+  /** All outputs, in `outputNames` order, for input tensors. */
   forward(xs: tf.Tensor[], training = false): tf.Tensor[] {
     const out = this.model.apply(xs.length === 1 ? xs[0] : xs, { training }) as tf.Tensor | tf.Tensor[];
     return Array.isArray(out) ? out : [out];
+  }
+
+  /** All outputs by name for input tensors. */
+  forwardNamed(xs: tf.Tensor[], training = false): Record<string, tf.Tensor> {
+    const outs = this.forward(xs, training);
+    return Object.fromEntries(this.meta.outputs.map((k, i) => [k, outs[i]]));
+  }
+
+  /**
+   * Outputs `names` (default: all) for `n` samples of preprocessed features, row-major
+   * [n, width] each; `missing` modalities get a presence mask of 0 (their features must
+   * already be the mean input, as `preprocess(features, missing)` makes them).
+   */
+  outputsPreprocessed(pre: Record<string, Float32Array>, n: number, opts: { batchSize?: number; names?: string[]; missing?: string[] } = {}): OutputArrays {
+    const names = opts.names ?? this.meta.outputs;
+    const idxOf = names.map((k) => {
+      const i = this.meta.outputs.indexOf(k);
+      if (i < 0) throw new ModalfuseError(`the model has no output "${k}"`, { expected: this.meta.outputs, found: k });
+      return i;
+    });
+    const widths = Object.fromEntries(names.map((k) => [k, this.outputWidth(k)]));
+    const values = Object.fromEntries(names.map((k) => [k, new Float32Array(n * widths[k])]));
+    const batchSize = opts.batchSize ?? 256;
+    for (let s = 0; s < n; s += batchSize) {
+      const e = Math.min(n, s + batchSize);
+      const idx = Array.from({ length: e - s }, (_, i) => s + i);
+      const ys = tf.tidy(() => {
+        const presence = this.meta.presence && opts.missing?.length ? this.presenceMask(idx.length, opts.missing) : undefined;
+        const outs = this.forward(this.batchTensors(pre, idx, presence), false);
+        return idxOf.map((i) => outs[i]);
+      });
+      ys.forEach((y, j) => {
+        values[names[j]].set(y.dataSync() as Float32Array, s * widths[names[j]]);
+        y.dispose();
+      });
+    }
+    return { values, widths };
   }
 
   /**
    * Raw main output (logits for classification/multi-label, values for regression) for
    * `n` samples of raw (not yet preprocessed) features; row-major [n, outWidth].
    */
-  predictRaw(features: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
-    const pre = this.preprocess(features);
-    return this.predictPreprocessed(pre, n, batchSize);
+  predictRaw(features: Record<string, Float32Array>, n: number, batchSize = 256, opts: PredictOptions = {}): Float32Array {
+    const pre = this.preprocess(features, opts.missing);
+    return this.predictPreprocessed(pre, n, batchSize, opts.missing);
   }
 
-  predictPreprocessed(pre: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
-    const k = this.outWidth;
-    const out = new Float32Array(n * k);
-    for (let s = 0; s < n; s += batchSize) {
-      const e = Math.min(n, s + batchSize);
-      const idx = Array.from({ length: e - s }, (_, i) => s + i);
-      const y = tf.tidy(() => {
-        const xs = this.batchTensors(pre, idx);
-        return this.forward(xs, false)[0];
-      });
-      out.set(y.dataSync() as Float32Array, s * k);
-      y.dispose();
+  /** The raw `main` output of preprocessed features. */
+  predictPreprocessed(pre: Record<string, Float32Array>, n: number, batchSize = 256, missing?: string[]): Float32Array {
+    if (!this.meta.outputs.includes('main')) {
+      throw new ModalfuseError(`a ${this.meta.task.kind} model has no prediction output; use predictOutputs`, { expected: 'an output "main"', found: this.meta.outputs });
     }
-    return out;
+    return this.outputsPreprocessed(pre, n, { batchSize, names: ['main'], missing }).values.main;
   }
 
   /** Probabilities (classification: softmax; multi-label: sigmoid); values for regression. */
-  predict(features: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
-    const raw = this.predictRaw(features, n, batchSize);
-    return rawToOutput(raw, this.meta.task.kind, this.outWidth);
+  predict(features: Record<string, Float32Array>, n: number, batchSize = 256, opts: PredictOptions = {}): Float32Array {
+    const raw = this.predictRaw(features, n, batchSize, opts);
+    return this.task.transform(raw);
+  }
+
+  /**
+   * Every output of the model (or `names`) by name, on raw features: the prediction, and
+   * whatever else the method returns (per-modality heads, attention weights, embeddings).
+   */
+  predictOutputs(features: Record<string, Float32Array>, n: number, opts: PredictOptions & { names?: string[] } = {}): OutputArrays {
+    const pre = this.preprocess(features, opts.missing);
+    return this.outputsPreprocessed(pre, n, { batchSize: opts.batchSize, names: opts.names, missing: opts.missing });
   }
 
   /** Save the model folder (Node only). */
@@ -226,23 +363,9 @@ export function checkMeta(meta: ModelMeta, file: string): void {
   if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file, expected: 1, found: meta.schemaVersion });
 }
 
-/** Raw outputs -> probabilities (classification, multi-label) or values (regression). */
+/** Raw outputs -> probabilities (classification: softmax; multi-label: sigmoid) or values (regression, retrieval embeddings). */
 export function rawToOutput(raw: Float32Array, task: DataSpec['task']['kind'], k: number): Float32Array {
-  const out = new Float32Array(raw.length);
-  if (task === 'regression') {
-    out.set(raw);
-    return out;
-  }
-  if (task === 'multilabel') {
-    for (let i = 0; i < raw.length; i++) out[i] = 1 / (1 + Math.exp(-raw[i]));
-    return out;
-  }
-  for (let r = 0; r < raw.length; r += k) {
-    let mx = -Infinity;
-    for (let j = 0; j < k; j++) mx = Math.max(mx, raw[r + j]);
-    let s = 0;
-    for (let j = 0; j < k; j++) s += out[r + j] = Math.exp(raw[r + j] - mx);
-    for (let j = 0; j < k; j++) out[r + j] /= s;
-  }
-  return out;
+  if (task === 'classification') return softmaxRows(raw, k);
+  if (task === 'multilabel') return sigmoidValues(raw);
+  return Float32Array.from(raw);
 }

@@ -2,7 +2,8 @@
 import { tfl } from '../backend/index.js';
 import { ConcatFusion, LateCombine, LateStack, PixelStack, ProductFusion, SumFusion } from '../fusion/index.js';
 import { cnnOptionsFrom, encode } from '../encoders/index.js';
-import { register, registerUnimodal, type BuildContext, type MethodEntry, type Sym } from '../registry/index.js';
+import { register, registerUnimodal, type BuildContext, type BuildOutput, type MethodEntry, type Sym } from '../registry/index.js';
+import type { LossTerm } from '../tasks/index.js';
 import type { DataSpec } from '../registry/types.js';
 
 const ALL_TASKS: MethodEntry['tasks'] = ['classification', 'regression', 'multilabel'];
@@ -22,7 +23,7 @@ register({
   options: {},
   build(ctx) {
     const z = new ConcatFusion({ modalities: ctx.modalities, name: 'fusion_concat' }).apply(encodeAll(ctx)) as Sym;
-    return { main: ctx.head(z, 'head') };
+    return { outputs: { main: ctx.head(z, 'head') } };
   },
 });
 
@@ -41,7 +42,7 @@ for (const [name, { Layer, description }] of Object.entries(PROJECTED)) {
     options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
     build(ctx) {
       const layer = new Layer({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: `fusion_${name}` });
-      return { main: ctx.head(layer.apply(encodeAll(ctx)) as Sym, 'head') };
+      return { outputs: { main: ctx.head(layer.apply(encodeAll(ctx)) as Sym, 'head') } };
     },
   });
 }
@@ -79,18 +80,36 @@ register({
     const shape = stacked.shape.slice(1) as number[];
     const spec = { kind: first.kind, shape };
     const h = encode(stacked, spec, encoderOpts(ctx), ctx.rng, 'stacked');
-    return { main: ctx.head(h, 'head') };
+    return { outputs: { main: ctx.head(h, 'head') } };
   },
 });
 
+/** Encoder options of the stacked input of pixel fusion: the first modality's values of per-modality options. */
 export function encoderOpts(ctx: BuildContext) {
+  const m = ctx.modalities[0];
+  const o = Object.fromEntries(['hidden', 'encoderLayers', 'activation', 'convFilters', 'convKernel', 'convPool', 'convBatchNorm'].map((k) => [k, ctx.optionFor(k, m)]));
   return {
-    hidden: ctx.options.hidden as number,
-    encoderLayers: ctx.options.encoderLayers as number,
+    hidden: o.hidden as number,
+    encoderLayers: o.encoderLayers as number,
     dropout: ctx.options.dropout as number,
-    activation: ctx.options.activation as string,
-    cnn: cnnOptionsFrom(ctx.options),
+    activation: o.activation as string,
+    cnn: cnnOptionsFrom(o),
   };
+}
+
+/**
+ * Outputs and objective of a method with per-source heads: `main` (the combination; trained
+ * with the task loss unless `trainMain` is false) and one output `head_{source}` per head,
+ * whose task losses form one group of weight `auxWeight` / heads.
+ */
+function withHeads(main: Sym, sources: string[], heads: Sym[], auxWeight: number, trainMain = true): BuildOutput {
+  const outputs: Record<string, Sym> = { main };
+  const objective: LossTerm[] = trainMain ? [{ output: 'main', target: 'label', loss: 'task', weight: 1 }] : [];
+  sources.forEach((src, i) => {
+    outputs[`head_${src}`] = heads[i];
+    objective.push({ output: `head_${src}`, target: 'label', loss: 'task', weight: auxWeight / heads.length, group: 'heads' });
+  });
+  return { outputs, objective };
 }
 
 const LATE_CITATION = 'Snoek, Worring, Smeulders. Early versus late fusion in semantic video analysis. ACM MM 2005';
@@ -118,13 +137,7 @@ for (const mode of ['mean', 'vote', 'learned'] as const) {
     build(ctx) {
       const heads = perModalityHeads(ctx);
       const main = new LateCombine({ modalities: ctx.modalities, mode, task: ctx.task, name: `fusion_late_${mode}` }).apply(heads) as Sym;
-      return {
-        main,
-        aux: heads,
-        auxNames: ctx.modalities,
-        trainMain: mode !== 'vote',
-        auxWeight: ctx.options.auxWeight as number,
-      };
+      return withHeads(main, ctx.modalities, heads, ctx.options.auxWeight as number, mode !== 'vote');
     },
   });
 }
@@ -142,7 +155,7 @@ register({
     const main = new LateStack({ modalities: ctx.modalities, task: ctx.task, units: ctx.outWidth, seed: ctx.rng.seed(), name: 'fusion_late_stack' }).apply(
       heads,
     ) as Sym;
-    return { main, aux: heads, auxNames: ctx.modalities, auxWeight: ctx.options.auxWeight as number };
+    return withHeads(main, ctx.modalities, heads, ctx.options.auxWeight as number);
   },
 });
 
@@ -160,7 +173,7 @@ register({
     const heads = ctx.modalities.map((m, i) => ctx.head(encoded[i], `${m}_head`));
     const sources = ['early', ...ctx.modalities];
     const main = new LateCombine({ modalities: sources, mode: 'learned', task: ctx.task, name: 'fusion_hybrid' }).apply([early, ...heads]) as Sym;
-    return { main, aux: [early, ...heads], auxNames: sources, auxWeight: ctx.options.auxWeight as number };
+    return withHeads(main, sources, [early, ...heads], ctx.options.auxWeight as number);
   },
 });
 
@@ -175,7 +188,7 @@ registerUnimodal((modality) => ({
   minModalities: 1,
   options: {},
   build(ctx: BuildContext) {
-    return { main: ctx.head(ctx.encode(modality), 'head') };
+    return { outputs: { main: ctx.head(ctx.encode(modality), 'head') } };
   },
 }));
 

@@ -23,7 +23,7 @@ import {
   type FusionCost,
   type PtpOptions,
 } from '../fusion/index.js';
-import { register, type MethodEntry, type Options, type OptionSpec, type Sym } from '../registry/index.js';
+import { optionsForModality, register, type MethodEntry, type Options, type OptionSpec, type Sym } from '../registry/index.js';
 import type { DataSpec } from '../registry/types.js';
 
 const ALL_TASKS: MethodEntry['tasks'] = ['classification', 'regression', 'multilabel'];
@@ -104,7 +104,7 @@ function vectorMethodCost(spec: DataSpec, o: Options, fusion: (widths: number[])
   const acc: Acc = { params: 0, flops: 0, acts: 0 };
   const widths = Object.keys(spec.modalities)
     .sort()
-    .map((m) => encoderEstimate(spec.modalities[m], o, acc));
+    .map((m) => encoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), acc));
   const f = fusion(widths);
   addFusion(acc, f);
   headEstimate(f.outWidth, o, taskWidth(spec.task), acc);
@@ -115,7 +115,7 @@ function encodedWidths(spec: DataSpec, o: Options): number[] {
   const scratch: Acc = { params: 0, flops: 0, acts: 0 };
   return Object.keys(spec.modalities)
     .sort()
-    .map((m) => encoderEstimate(spec.modalities[m], o, scratch));
+    .map((m) => encoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), scratch));
 }
 
 // ---------------------------------------------------------------------------- TFN
@@ -181,12 +181,12 @@ register({
     const encoded = ctx.modalities.map((m) => ctx.encode(m));
     if (!ctx.options.fused) {
       const z = new TensorFusion({ modalities: ctx.modalities, seed: ctx.rng.seed(), name: 'fusion_tfn' }).apply(encoded) as Sym;
-      return { main: ctx.head(z, 'head') };
+      return { outputs: { main: ctx.head(z, 'head') } };
     }
     // Same function as flat tensor -> ctx.head: the head's first dense layer lives in the fusion layer.
     if (ctx.options.head === 'linear') {
       const main = new TensorFusion({ modalities: ctx.modalities, units: ctx.outWidth, seed: ctx.rng.seed(), name: 'fusion_tfn' }).apply(encoded) as Sym;
-      return { main };
+      return { outputs: { main } };
     }
     let h = new TensorFusion({
       modalities: ctx.modalities,
@@ -196,7 +196,7 @@ register({
       name: 'fusion_tfn',
     }).apply(encoded) as Sym;
     h = dropout(h, ctx.options.dropout as number, ctx.rng, 'head_drop');
-    return { main: dense(h, ctx.outWidth, ctx.rng, 'head_out') };
+    return { outputs: { main: dense(h, ctx.outWidth, ctx.rng, 'head_out') } };
   },
 });
 
@@ -227,7 +227,7 @@ register({
       seed: ctx.rng.seed(),
       name: 'fusion_lmf',
     }).apply(encoded) as Sym;
-    return { main: ctx.head(z, 'head') };
+    return { outputs: { main: ctx.head(z, 'head') } };
   },
 });
 
@@ -277,7 +277,7 @@ register({
       name: 'fusion_ptp',
       ...ptpOpts(ctx.options, ctx.options.units as number),
     }).apply(encoded) as Sym;
-    return { main: ctx.head(z, 'head') };
+    return { outputs: { main: ctx.head(z, 'head') } };
   },
 });
 
@@ -335,7 +335,7 @@ register({
   cost(spec, o) {
     const acc: Acc = { params: 0, flops: 0, acts: 0 };
     const ms = Object.keys(spec.modalities).sort();
-    const widths = ms.map((m) => seqEncoderEstimate(spec.modalities[m], o, acc));
+    const widths = ms.map((m) => seqEncoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), acc));
     const f = hpfnCost(spec.modalities[ms[0]].shape[0], widths, hpfnStructure(o), ptpOpts(o, o.units as number));
     addFusion(acc, f);
     headEstimate(f.outWidth, o, taskWidth(spec.task), acc);
@@ -344,14 +344,15 @@ register({
   build(ctx) {
     const o = ctx.options;
     const seqs = ctx.modalities.map((m) => {
+      const om = optionsForModality(undefined, o, m);
       let x = ctx.inputs[m];
       if (o.seqEncoder === 'none') return x;
       if (o.seqEncoder === 'dense') {
-        x = dense(x, o.hidden as number, ctx.rng, `enc_${m}_dense`, o.activation as string);
+        x = dense(x, om.hidden as number, ctx.rng, `enc_${m}_dense`, om.activation as string);
       } else {
         x = tfl.layers
           .lstm({
-            units: o.hidden as number,
+            units: om.hidden as number,
             returnSequences: true,
             kernelInitializer: glorot(ctx.rng),
             recurrentInitializer: tfl.initializers.orthogonal({ seed: ctx.rng.seed(), gain: 1 }),
@@ -368,7 +369,7 @@ register({
       ...ptpOpts(o, o.units as number),
       ...hpfnStructure(o),
     }).apply(seqs) as Sym;
-    return { main: ctx.head(z, 'head') };
+    return { outputs: { main: ctx.head(z, 'head') } };
   },
 });
 

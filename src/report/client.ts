@@ -10,6 +10,21 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export function clientRender(): void {
   type AnyObj = Record<string, any>;
+  /** "lr 0.001, batch 64, 15 epochs max, patience 5[, loss l1]" */
+  function trainingText(t: AnyObj | undefined): string {
+    if (!t) return '–';
+    return 'lr ' + t.lr + ', batch ' + t.batchSize + ', ' + t.epochs + ' epochs max, patience ' + t.patience + (t.loss ? ', loss ' + t.loss : '');
+  }
+
+  /** Hover text of a result row: its options (structured ones as JSON) and training settings. */
+  function settingsText(r: AnyObj): string {
+    const o: AnyObj = r.options || {};
+    const opts = Object.keys(o)
+      .map((k) => k + '=' + (typeof o[k] === 'object' ? JSON.stringify(o[k]) : String(o[k])))
+      .join(', ');
+    return 'options: ' + (opts || '(defaults)') + (r.training ? '\ntraining: ' + trainingText(r.training) : '');
+  }
+
   const doc = document;
   const ChartCtor: any = (globalThis as any).Chart;
   const LOWER_IS_BETTER = ['mae', 'mse', 'rmse', 'loss'];
@@ -282,7 +297,7 @@ export function clientRender(): void {
         return el(
           'tr',
           r === best ? { class: 'best-row' } : null,
-          el('td', null, el('span', { class: 'swatch', style: 'background:' + colorOf(String(r.method)) }), String(r.method ?? '?')),
+          el('td', { title: settingsText(r) }, el('span', { class: 'swatch', style: 'background:' + colorOf(String(r.method)) }), String(r.method ?? '?')),
           hasEncoders ? el('td', { class: 'dim' }, typeof r.encoders === 'string' ? r.encoders : '–') : null,
           el('td', { class: 'dim' }, fam || '–'),
           ...cells,
@@ -296,6 +311,11 @@ export function clientRender(): void {
           el('td', { class: 'num' }, isNum(r.epochsRun) ? String(Math.round(r.epochsRun * 10) / 10) : Array.isArray(r.history) ? String(r.history.length) : '–'),
         );
       });
+      // Methods that train with settings of their own (registry training defaults) are named under the table.
+      const own = rs.filter((r) => r.training && JSON.stringify(r.training) !== JSON.stringify(rs[0].training));
+      if (own.length > 0 || rs.some((r) => r.training?.loss)) {
+        section.appendChild(el('p', { class: 'note' }, 'Training settings (learning rate, batch, max epochs, patience, loss): ' + rs.filter((r) => r.training).map((r) => r.method + ': ' + trainingText(r.training)).join('; ') + '.'));
+      }
       const seedsNote = rs.some((r) => r.metricsStd) ? 'Metrics on the test split: mean ± standard deviation over seeds.' : 'Metrics on the test split.';
       section.appendChild(el('div', { class: 'table-wrap' }, el('table', { class: 'results' }, el('thead', null, head), el('tbody', null, ...body))));
       section.appendChild(el('p', { class: 'note' }, seedsNote + ' Bold: best value of each metric.' + (best ? ' Highlighted row: best by ' + pm!.key + '.' : '')));

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readDatasetFolder } from '../data/folder.js';
 import { loadDatasets } from '../data/resolve.js';
-import { SPLITS, sizeOf, type Dataset, type ModalitySpec, type SplitName, type TaskSpec } from '../data/types.js';
+import { SPLITS, describeTask, labelNames, sizeOf, type Dataset, type ModalitySpec, type SplitName, type TaskSpec } from '../data/types.js';
 import { findNonFinite } from '../data/validate.js';
 import { formatTable } from './table.js';
 
@@ -71,11 +71,12 @@ function featureSummary(x: Float32Array, rowSize: number): FeatureSummary {
 }
 
 function labelSummary(task: TaskSpec, labels: Int32Array | Float32Array, n: number): LabelSummary {
-  if (task.kind === 'classification') {
+  if (task.kind === 'classification' || task.kind === 'retrieval') {
+    const classes = labelNames(task);
     const counts: Record<string, number> = {};
-    for (const c of task.classes) counts[c] = 0;
+    for (const c of classes) counts[c] = 0;
     for (let i = 0; i < n; i++) {
-      const name = task.classes[labels[i]] ?? String(labels[i]);
+      const name = classes[labels[i]] ?? String(labels[i]);
       counts[name] = (counts[name] ?? 0) + 1;
     }
     return { kind: 'classification', counts };
@@ -147,12 +148,7 @@ const num = (v: number | null) => (v === null ? '-' : Math.abs(v) >= 1e4 || (v !
 export function formatDatasetSummary(s: DatasetSummary): string {
   const lines: string[] = [];
   const t = s.task;
-  const taskText =
-    t.kind === 'classification'
-      ? `classification, ${t.classes.length} classes`
-      : t.kind === 'regression'
-        ? `regression, targets: ${t.targets.join(', ')}`
-        : `multilabel, ${t.labels.length} labels`;
+  const taskText = describeTask(t);
   lines.push(`data set: ${s.name}`, `task: ${taskText}`);
   lines.push(
     'modalities:',

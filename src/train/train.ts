@@ -1,8 +1,11 @@
 /**
- * The training loop shared by every method: seeded shuffling, Adam, the task loss on the
- * main output plus the weighted mean loss of auxiliary outputs (per-modality heads of
- * late and hybrid fusion), validation after each epoch, early stopping with the best
- * weights restored, checkpoints in the model-folder format and resumption from them.
+ * The training loop shared by every method: seeded shuffling, batching, Adam on the
+ * method's objective (its loss terms: the task loss, auxiliary heads, reconstructions,
+ * pair losses; ./objective.ts) or the method's own step with several optimisers,
+ * validation after each epoch with the task's metrics, early stopping with the best weights
+ * restored, checkpoints in the model-folder format with every optimiser's state, and
+ * resumption from them. Training settings: library defaults < the method's own
+ * (`MethodEntry.training`) < the caller's.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,11 +14,13 @@ import type { Dataset, SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { validateDataset } from '../data/validate.js';
 import { checkDataFitsModel } from '../eval/predict.js';
-import { computeMetrics, primaryMetric, type Metrics } from '../eval/metrics.js';
+import type { Metrics } from '../tasks/metrics.js';
 import { FusionModel } from '../models/fusion_model.js';
+import { getMethod, type CustomStep, type TrainingDefaults } from '../registry/index.js';
 import { Rng } from '../util/rng.js';
-import { taskLoss, type RegressionLoss } from './losses.js';
-import { applyModalityDropout, checkModalityDropout } from './modality_dropout.js';
+import type { RegressionLoss } from './losses.js';
+import { modalityDropoutMasks, checkModalityDropout } from './modality_dropout.js';
+import { objectiveLoss } from './objective.js';
 
 export interface TrainOptions {
   epochs?: number;
@@ -25,6 +30,8 @@ export interface TrainOptions {
   /** Epochs without improvement of the validation metric before stopping; 0 disables. */
   patience?: number;
   regressionLoss?: RegressionLoss;
+  /** The task loss's variant (regression: mse | l1); `regressionLoss` is its older name. */
+  loss?: string;
   /** Write checkpoints here: the best model as a model folder, and `resume/` for the last epoch. */
   checkpointDir?: string;
   /** Continue from `checkpointDir/resume` when it exists. */
@@ -53,9 +60,31 @@ export interface TrainResult {
   stoppedEarly: boolean;
   trainSeconds: number;
   trainSamplesPerSec: number;
+  /** The training settings used (library defaults < the method's own < the caller's). */
+  settings: { epochs: number; batchSize: number; lr: number; patience: number; loss?: string };
 }
 
 export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 64, lr: 1e-3, seed: 1, patience: 5 };
+
+/** The training settings a run uses: library defaults < the method's own < `opts` (undefined values ignored). */
+export function trainingSettings(method: string, opts: TrainOptions = {}, base: { epochs: number; batchSize: number; lr: number; patience: number } = TRAIN_DEFAULTS): Required<Pick<TrainOptions, 'epochs' | 'batchSize' | 'lr' | 'seed' | 'patience'>> & { loss?: string } {
+  let own: TrainingDefaults = {};
+  try {
+    own = getMethod(method).training ?? {};
+  } catch {
+    own = {};
+  }
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TrainOptions;
+  const loss = given.loss ?? given.regressionLoss ?? own.loss;
+  return {
+    epochs: given.epochs ?? own.epochs ?? base.epochs,
+    batchSize: given.batchSize ?? own.batchSize ?? base.batchSize,
+    lr: given.lr ?? own.lr ?? base.lr,
+    seed: given.seed ?? TRAIN_DEFAULTS.seed,
+    patience: given.patience ?? own.patience ?? base.patience,
+    ...(loss !== undefined ? { loss } : {}),
+  };
+}
 
 interface ResumeState {
   schemaVersion: 1;
@@ -66,30 +95,26 @@ interface ResumeState {
   sinceBest: number;
   trainSeconds: number;
   samplesSeen: number;
+  /** Batches stepped so far (custom steps alternate on it). */
+  steps?: number;
   options: { epochs: number; batchSize: number; lr: number; seed: number; patience: number };
 }
 
-function labelTensor(labels: Int32Array | Float32Array, idx: ArrayLike<number>, width: number, classification: boolean): tf.Tensor {
-  if (classification) {
-    const out = new Int32Array(idx.length);
-    for (let i = 0; i < idx.length; i++) out[i] = labels[idx[i]];
-    return tf.tensor1d(out, 'int32');
-  }
-  const out = new Float32Array(idx.length * width);
-  for (let i = 0; i < idx.length; i++) out.set(labels.subarray(idx[i] * width, (idx[i] + 1) * width), i * width);
-  return tf.tensor2d(out, [idx.length, width]);
+/** File stem of an optimiser's state in a resume folder: `optimizer` for the one default optimiser. */
+function optimizerFile(name: string): string {
+  return name === 'main' ? 'optimizer' : `optimizer-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }
 
-async function saveOptimizer(opt: tf.Optimizer, dir: string): Promise<void> {
+async function saveOptimizer(opt: tf.Optimizer, dir: string, name = 'main'): Promise<void> {
   const named = await opt.getWeights();
   const { data, specs } = await tf.io.encodeWeights(named);
-  fs.writeFileSync(path.join(dir, 'optimizer.bin'), Buffer.from(data as ArrayBuffer));
-  fs.writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify(specs));
+  fs.writeFileSync(path.join(dir, `${optimizerFile(name)}.bin`), Buffer.from(data as ArrayBuffer));
+  fs.writeFileSync(path.join(dir, `${optimizerFile(name)}.json`), JSON.stringify(specs));
 }
 
-async function loadOptimizer(opt: tf.Optimizer, dir: string): Promise<void> {
-  const specs = JSON.parse(fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8'));
-  const buf = fs.readFileSync(path.join(dir, 'optimizer.bin'));
+async function loadOptimizer(opt: tf.Optimizer, dir: string, name = 'main'): Promise<void> {
+  const specs = JSON.parse(fs.readFileSync(path.join(dir, `${optimizerFile(name)}.json`), 'utf8'));
+  const buf = fs.readFileSync(path.join(dir, `${optimizerFile(name)}.bin`));
   const map = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, specs);
   await opt.setWeights(specs.map((s: { name: string }) => ({ name: s.name, tensor: map[s.name] })));
 }
@@ -107,11 +132,34 @@ export function checkTrainingData(fm: FusionModel, data: Dataset): void {
  * Train `fm` on `data` (train split; valid split for early stopping when present).
  * Fits the preprocessing on the training split unless resuming.
  */
+/** The optimisers of a run and the variables each updates. */
+interface Optimizers {
+  step?: CustomStep;
+  optimizers: Record<string, tf.Optimizer>;
+  vars: Record<string, tf.Variable[]>;
+}
+
+function makeOptimizers(fm: FusionModel, lr: number): Optimizers {
+  const all = fm.model.trainableWeights;
+  const entry = getMethod(fm.meta.method, fm.spec);
+  if (!entry.customStep) return { optimizers: { main: tf.train.adam(lr) }, vars: { main: all.map((w) => w.read() as tf.Variable) } };
+  const step = entry.customStep({ model: fm.model, options: fm.meta.options, task: fm.task, objective: fm.meta.objective });
+  const optimizers: Record<string, tf.Optimizer> = {};
+  const vars: Record<string, tf.Variable[]> = {};
+  for (const [name, o] of Object.entries(step.optimizers)) {
+    optimizers[name] = tf.train.adam(lr * (o.lr ?? 1));
+    vars[name] = all.filter((w) => o.weights(w.name)).map((w) => w.read() as tf.Variable);
+    if (vars[name].length === 0) throw new Error(`method ${entry.name}: optimiser "${name}" selects no weight`);
+  }
+  return { step, optimizers, vars };
+}
+
+/**
+ * Train `fm` on `data` (train split; valid split for early stopping when present).
+ * Fits the preprocessing on the training split unless resuming.
+ */
 export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions = {}): Promise<TrainResult> {
-  const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<
-    Pick<TrainOptions, 'epochs' | 'batchSize' | 'lr' | 'seed' | 'patience'>
-  > &
-    TrainOptions;
+  const o = { ...opts, ...trainingSettings(fm.meta.method, opts) };
   const trainSplit = data.splits.train;
   if (!trainSplit || trainSplit.n === 0) throw new ModalfuseError('the data set has no training samples', { expected: 'a non-empty train split', found: Object.keys(data.splits) });
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new ModalfuseError('bad number of epochs', { expected: 'integer >= 1', found: o.epochs });
@@ -120,13 +168,14 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   checkTrainingData(fm, data);
   if (o.modalityDropout !== undefined) checkModalityDropout(o.modalityDropout);
   const validSplit: SplitData | undefined = data.splits.valid && data.splits.valid.n > 0 ? data.splits.valid : undefined;
-  const task = fm.meta.task;
-  const classification = task.kind === 'classification';
-  const width = fm.outWidth;
-  const { key, higherIsBetter } = primaryMetric(task);
+  const task = fm.task;
+  if (o.loss !== undefined && task.kind !== 'retrieval' && !task.losses.includes(o.loss)) {
+    throw new ModalfuseError(`bad loss for a ${task.kind} task`, { expected: task.losses, found: o.loss });
+  }
+  const { key, higherIsBetter } = task.primary;
   const log = o.log ?? (() => {});
 
-  const optimizer = tf.train.adam(o.lr);
+  const opt = makeOptimizers(fm, o.lr);
   let state: ResumeState = {
     schemaVersion: 1,
     epoch: 0,
@@ -136,6 +185,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     sinceBest: 0,
     trainSeconds: 0,
     samplesSeen: 0,
+    steps: 0,
     options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, patience: o.patience },
   };
   const resumeDir = o.checkpointDir ? path.join(o.checkpointDir, 'resume') : undefined;
@@ -146,7 +196,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     fm.model.setWeights(last.model.getWeights());
     fm.meta.preprocessing = last.meta.preprocessing;
     last.dispose();
-    await loadOptimizer(optimizer, resumeDir);
+    for (const name of Object.keys(opt.optimizers)) await loadOptimizer(opt.optimizers[name], resumeDir, name);
     if (fs.existsSync(path.join(o.checkpointDir!, 'model.json'))) {
       const best = await FusionModel.load(o.checkpointDir!);
       bestWeights = best.model.getWeights().map((w) => tf.keep(w.clone()));
@@ -156,15 +206,32 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   } else {
     fm.fitPreprocessing(trainSplit);
   }
+  state.steps ??= 0;
 
   const pre = fm.preprocess(trainSplit.features);
   const preValid = validSplit ? fm.preprocess(validSplit.features) : undefined;
-  const vars = fm.model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const auxCount = fm.meta.auxNames.length;
-  const trainMain = fm.meta.trainMain;
-  const auxWeight = fm.meta.auxWeight;
+  const inputModalities = fm.inputModalities;
+  const allModalities = Object.keys(fm.meta.modalities).sort();
+  const objective = fm.meta.objective;
   const n = trainSplit.n;
   let stoppedEarly = false;
+
+  /** The batch's input tensors, modality dropout applied (zeroed inputs, and 0 in the presence mask). */
+  const batchInputs = (idx: Int32Array, dropRng: Rng): tf.Tensor[] => {
+    const p = o.modalityDropout ?? 0;
+    if (p <= 0 || inputModalities.length < 2) return fm.batchTensors(pre, idx);
+    const masks = modalityDropoutMasks(idx.length, inputModalities.length, p, dropRng);
+    let presence: Float32Array | undefined;
+    if (fm.meta.presence) {
+      presence = fm.presenceMask(idx.length);
+      inputModalities.forEach((m, j) => {
+        const col = allModalities.indexOf(m);
+        for (let i = 0; i < idx.length; i++) presence![i * allModalities.length + col] = masks[j][i];
+      });
+    }
+    const xs = fm.batchTensors(pre, idx, presence);
+    return xs.map((x, j) => (j < inputModalities.length ? tf.mul(x, tf.tensor(masks[j], [idx.length, ...x.shape.slice(1).map(() => 1)])) : x));
+  };
 
   for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now();
@@ -174,25 +241,29 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     let batches = 0;
     for (let s = 0; s < n; s += o.batchSize) {
       const idx = perm.subarray(s, Math.min(n, s + o.batchSize));
-      const cost: tf.Scalar = tf.tidy(() => {
-        const xs = applyModalityDropout(fm.batchTensors(pre, idx), o.modalityDropout ?? 0, dropRng);
-        const y = labelTensor(trainSplit.labels, idx, width, classification);
-        return optimizer.minimize(
-          () => {
-            const outs = fm.forward(xs, true);
-            let loss: tf.Scalar = trainMain ? taskLoss(task, outs[0], y, o.regressionLoss) : tf.scalar(0);
-            if (auxCount > 0 && auxWeight > 0) {
-              const aux = outs.slice(1).map((a) => taskLoss(task, a, y, o.regressionLoss));
-              loss = tf.add(loss, tf.mul(auxWeight / auxCount, tf.addN(aux))) as tf.Scalar;
-            }
-            return loss;
-          },
-          true,
-          vars,
-        ) as tf.Scalar;
-      });
-      lossSum += cost.dataSync()[0];
-      cost.dispose();
+      if (opt.step) {
+        const step = opt.step;
+        const value = tf.tidy(() => {
+          const xs = batchInputs(idx, dropRng);
+          const y = task.labelBatch(trainSplit.labels, idx);
+          return step.step({ inputs: xs, labels: y, step: state.steps!, forward: (training) => fm.forwardNamed(xs, training) }, opt.optimizers, opt.vars);
+        });
+        lossSum += value;
+      } else {
+        const cost: tf.Scalar = tf.tidy(() => {
+          const xs = batchInputs(idx, dropRng);
+          const y = task.labelBatch(trainSplit.labels, idx);
+          const inputs = Object.fromEntries(inputModalities.map((m, j) => [m, xs[j]]));
+          return opt.optimizers.main.minimize(
+            () => objectiveLoss(objective, task, { outputs: fm.forwardNamed(xs, true), labels: y, inputs }, { loss: o.loss }),
+            true,
+            opt.vars.main,
+          ) as tf.Scalar;
+        });
+        lossSum += cost.dataSync()[0];
+        cost.dispose();
+      }
+      state.steps!++;
       batches++;
     }
     const trainTime = (performance.now() - t0) / 1000;
@@ -203,9 +274,10 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     const record: EpochRecord = { epoch, loss, seconds: trainTime };
     let improved = true;
     if (validSplit && preValid) {
-      const raw = fm.predictPreprocessed(preValid, validSplit.n);
-      record.valid = computeMetrics(task, raw, validSplit.labels, { sentiment: o.sentiment }).metrics;
-      const score = record.valid[key];
+      const outs = fm.outputsPreprocessed(preValid, validSplit.n, { names: task.reads });
+      const valid = task.evaluate(outs, validSplit.labels, { sentiment: o.sentiment }).metrics;
+      record.valid = valid;
+      const score = valid[key];
       improved = state.bestScore === null || (higherIsBetter ? score > state.bestScore : score < state.bestScore);
       if (improved) state.bestScore = score;
     }
@@ -229,7 +301,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
       if (improved) await fm.save(o.checkpointDir, { history: state.history });
       fs.mkdirSync(resumeDir!, { recursive: true });
       await fm.save(resumeDir!, { history: state.history });
-      await saveOptimizer(optimizer, resumeDir!);
+      for (const [name, optimizer] of Object.entries(opt.optimizers)) await saveOptimizer(optimizer, resumeDir!, name);
       fs.writeFileSync(path.join(resumeDir!, 'state.json'), JSON.stringify(state));
     }
     if (o.patience > 0 && state.sinceBest >= o.patience) {
@@ -242,7 +314,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     fm.model.setWeights(bestWeights);
     bestWeights.forEach((w) => w.dispose());
   }
-  optimizer.dispose();
+  Object.values(opt.optimizers).forEach((x) => x.dispose());
   fm.meta.history = state.history;
   return {
     history: state.history,
@@ -251,5 +323,6 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     stoppedEarly,
     trainSeconds: state.trainSeconds,
     trainSamplesPerSec: state.trainSeconds > 0 ? state.samplesSeen / state.trainSeconds : 0,
+    settings: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, ...(o.loss !== undefined ? { loss: o.loss } : {}) },
   };
 }

@@ -18,7 +18,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
 import { loadDataset, type ResolveOptions } from '../data/resolve.js';
-import { sizeOf, SPLITS, type Dataset, type SplitName } from '../data/types.js';
+import { hasClassLabels, sizeOf, SPLITS, taskWidth, type Dataset, type SplitName } from '../data/types.js';
 import { LIBRARY } from '../version.js';
 import { packageRoot } from '../util/package_root.js';
 
@@ -105,7 +105,7 @@ export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[], s
   }
   const count = Math.max(0, Math.min(n, data.n));
   const samples: DemoSample[] = [];
-  const width = ds.task.kind === 'classification' ? 1 : ds.task.kind === 'regression' ? ds.task.targets.length : ds.task.labels.length;
+  const width = hasClassLabels(ds.task) ? 1 : taskWidth(ds.task);
   for (let i = 0; i < count; i++) {
     const features: Record<string, number[]> = {};
     for (const m of names) {
