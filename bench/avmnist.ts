@@ -6,7 +6,7 @@
  *   node dist/bench/avmnist.js unimodal [--snr DB] [--epochs N] [--data DIR] [--json FILE]
  *       test accuracy of image-only and audio-only (default CNN encoders) on a full build
  *   node dist/bench/avmnist.js protocol [--quick] [--epochs N] [--fusion-epochs N] [--methods a,b] [--end-to-end a,b] [--json FILE]
- *       the frozen-encoder protocol (src/eval/avmnist_protocol.ts); prints a table
+ *       the frozen-encoder protocol (src/experiments/avmnist_protocol.ts); prints a table
  *
  * Progress goes to stderr; the table and a JSON line to stdout. Wall times are measured
  * with performance.now() around the whole step.
@@ -15,11 +15,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
-import { buildAvmnist, loadAvmnist } from '../src/data/avmnist.js';
+import { buildAvmnist, loadAvmnist } from '../src/datasets/avmnist/build.js';
 import { readDatasetFolder } from '../src/data/folder.js';
 import type { Dataset } from '../src/data/types.js';
 import { evaluate } from '../src/eval/evaluate.js';
-import { runAvmnistProtocol } from '../src/eval/avmnist_protocol.js';
+import { runAvmnistProtocol } from '../src/experiments/avmnist_protocol.js';
 import { FusionModel } from '../src/models/fusion_model.js';
 import { train } from '../src/train/train.js';
 

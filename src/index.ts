@@ -15,8 +15,9 @@ export { initBackend, backendName, tf, tfl, type BackendName, type BackendOption
 export { fileHandler } from './backend/file_io.js';
 export { ModalfuseError } from './errors.js';
 export * from './data/index.js';
-export * from './data/synthetic.js';
-export * from './data/resolve.js';
+export * from './datasets/mfn.js';
+export * from './datasets/synthetic.js';
+export * from './datasets/resolve.js';
 export * from './data/preprocess.js';
 export { withTask } from './data/with_task.js';
 export { getTask, metricKeys, retrievalMetrics, reverseKeys, retrievalTaskFrom, trainedOutputs, LOSS_KINDS, RECALL_KS, type Task, type LossTerm, type LossKind, type LossTarget, type OutputArrays, type RetrievalInput, type TaskMetricOptions } from './tasks/index.js';
@@ -33,19 +34,19 @@ export * from './eval/evaluate.js';
 export * from './eval/cost.js';
 export { VERSION, LIBRARY } from './version.js';
 // AV-MNIST (importing it registers the `avmnist` data set name), its DSP, robustness, protocol
-export * from './data/avmnist.js';
+export * from './datasets/avmnist/build.js';
 export { LogMel, RealFFT, logMelSpectrogram, melBandCenters, melFilterbank, recordingToLogMel } from './data/audio.js';
 export { fitPcaFraction, pcaReconstruct, type PcaFit } from './data/pca.js';
 export * from './eval/robustness.js';
-export * from './eval/avmnist_protocol.js';
+export * from './experiments/avmnist_protocol.js';
 export { applyModalityDropout, modalityDropoutMasks } from './train/modality_dropout.js';
 export { FastLSTM } from './encoders/lstm.js';
 export { CNN_DEFAULTS, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions } from './encoders/cnn.js';
 // benchmark, prediction, import and report
-export * from './eval/bench.js';
-export * from './eval/predict.js';
-export * from './eval/predict_raw.js';
-export * from './eval/bench_suite.js';
+export * from './experiments/bench.js';
+export * from './predict/input.js';
+export * from './predict/avmnist_raw.js';
+export * from './experiments/suite.js';
 export * from './data/import.js';
 export * from './report/html.js';
 export * from './report/summary.js';

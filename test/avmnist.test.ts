@@ -25,18 +25,18 @@ import {
   prepareImage,
   readAvmnistPairs,
   readMnist,
-} from '../src/data/avmnist.js';
+} from '../src/datasets/avmnist/build.js';
 import { LogMel, RealFFT, melBandCenters } from '../src/data/audio.js';
 import { readDatasetFolder, readManifest } from '../src/data/folder.js';
 import { readNpy } from '../src/data/npy.js';
-import { loadDatasets } from '../src/data/resolve.js';
-import { makeSynthetic } from '../src/data/synthetic.js';
+import { loadDatasets } from '../src/datasets/resolve.js';
+import { makeSynthetic } from '../src/datasets/synthetic.js';
 import type { Dataset, SplitName } from '../src/data/types.js';
 import { cnnEncoderCost, cnnOptionsFrom, encoderOutput } from '../src/encoders/index.js';
 import { ModalfuseError } from '../src/errors.js';
 import { modelCost } from '../src/eval/cost.js';
 import { evaluate } from '../src/eval/evaluate.js';
-import { runAvmnistProtocol } from '../src/eval/avmnist_protocol.js';
+import { runAvmnistProtocol } from '../src/experiments/avmnist_protocol.js';
 import { corrupt, parseNoiseSpec, robustnessSweep } from '../src/eval/robustness.js';
 import { FusionModel } from '../src/models/fusion_model.js';
 import { train } from '../src/train/train.js';

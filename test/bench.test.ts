@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { initBackend } from '../src/backend/index.js';
 import { ModalfuseError } from '../src/errors.js';
-import { planBench, runBench, sampleStd, type BenchResults } from '../src/eval/bench.js';
+import { planBench, runBench, sampleStd, type BenchResults } from '../src/experiments/bench.js';
 import { register } from '../src/registry/index.js';
 import { renderReport, writeReport, RESULTS_ELEMENT_ID } from '../src/report/html.js';
 import { formatResultsTable } from '../src/report/table.js';

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
-import { makeSynthetic } from '../src/data/synthetic.js';
+import { makeSynthetic } from '../src/datasets/synthetic.js';
 import { sizeOf, type Dataset } from '../src/data/types.js';
 import { FusionModel } from '../src/models/fusion_model.js';
 import { train } from '../src/train/train.js';

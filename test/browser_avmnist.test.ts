@@ -13,7 +13,7 @@ import path from 'node:path';
 import wavefile from 'wavefile';
 import { initBackend } from '../src/backend/index.js';
 import { writeNpy } from '../src/data/npy.js';
-import { attachTransforms, decodeWav, modelTransforms, prepareAudio, prepareImage, AVMNIST_LOGMEL, type AvmnistTransformsInfo } from '../src/data/avmnist.js';
+import { attachTransforms, decodeWav, modelTransforms, prepareAudio, prepareImage, AVMNIST_LOGMEL, type AvmnistTransformsInfo } from '../src/datasets/avmnist/build.js';
 import { FusionModel } from '../src/models/fusion_model.js';
 import { Rng } from '../src/util/rng.js';
 import { chromiumMissing, inCI, launchChromium } from './browser_helpers.js';

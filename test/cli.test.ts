@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeSynthetic } from '../src/data/synthetic.js';
+import { makeSynthetic } from '../src/datasets/synthetic.js';
 import { writeDatasetFolder } from '../src/data/folder.js';
 import { readNpy, writeNpy } from '../src/data/npy.js';
 

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020Module from 'ajv/dist/2020.js';
-import { avmnistPreprocessing, decodeWav, prepareAudio, prepareImage, readAvmnistPairs, readMnist } from '../src/data/avmnist.js';
+import { avmnistPreprocessing, decodeWav, prepareAudio, prepareImage, readAvmnistPairs, readMnist } from '../src/datasets/avmnist/build.js';
 import { readNpy } from '../src/data/npy.js';
 import { chromiumMissing, inCI, launchChromium } from './browser_helpers.js';
 

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { ModalfuseError } from '../src/errors.js';
 import { packageRoot } from '../src/util/package_root.js';
+import { loadMfn } from '../src/datasets/mfn.js';
 import {
   encodeNpy,
   hdf5Ready,
-  loadMfn,
   parseCsv,
   parseNpy,
   readCsv,

@@ -13,7 +13,7 @@ import { register, type Sym } from '../src/registry/index.js';
 import { train } from '../src/train/train.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { withTask } from '../src/data/with_task.js';
-import { makeSynthetic } from '../src/data/synthetic.js';
+import { makeSynthetic } from '../src/datasets/synthetic.js';
 import { getTask, retrievalMetrics, trainedOutputs } from '../src/tasks/index.js';
 import { maxAbsDiff, smallDataset, tmpDir } from './helpers.js';
 

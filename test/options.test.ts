@@ -13,7 +13,7 @@ import { FusionModel } from '../src/models/fusion_model.js';
 import { allOptions, coerceOption, getMethod, nestSetPairs, register, resolveOptions } from '../src/registry/index.js';
 import { train, trainingSettings } from '../src/train/train.js';
 import { validateManifest } from '../src/data/validate.js';
-import { makeSynthetic } from '../src/data/synthetic.js';
+import { makeSynthetic } from '../src/datasets/synthetic.js';
 import { writeDatasetFolder, readDatasetFolder } from '../src/data/folder.js';
 import { withTask } from '../src/data/with_task.js';
 import { smallDataset, tmpDir } from './helpers.js';

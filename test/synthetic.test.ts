@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { makeSynthetic, SYNTHETIC_KINDS, syntheticSuite } from '../src/data/synthetic.js';
+import { makeSynthetic, SYNTHETIC_KINDS, syntheticSuite } from '../src/datasets/synthetic.js';
 import { validateDataset } from '../src/data/validate.js';
-import { loadDatasets } from '../src/data/resolve.js';
+import { loadDatasets } from '../src/datasets/resolve.js';
 import { classificationMetrics, multilabelMetrics, pearson, regressionMetrics } from '../src/eval/metrics.js';
 import { ModalfuseError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';

@@ -8,7 +8,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../src/backend/index.js';
 import type { Dataset, SplitData, TaskSpec } from '../src/data/types.js';
-import { makeSynthetic } from '../src/data/synthetic.js';
+import { makeSynthetic } from '../src/datasets/synthetic.js';
 import { ModalfuseError } from '../src/errors.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { modelCost } from '../src/eval/cost.js';

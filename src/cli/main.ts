@@ -12,7 +12,7 @@ import type { BackendName } from '../backend/index.js';
 import type { Dataset, SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { IMPORT_DEFAULTS, importDataset } from '../data/import.js';
-import { BENCH_DEFAULTS } from '../eval/bench_defaults.js';
+import { BENCH_DEFAULTS } from '../experiments/bench_defaults.js';
 import type { MethodEntry, OptionSpec } from '../registry/types.js';
 import { nestSetPairs } from '../registry/index.js';
 import { VERSION } from '../version.js';
@@ -24,8 +24,8 @@ const BACKEND_CHOICES = ['wasm', 'cpu', 'tensorflow'] satisfies BackendName[];
 async function lib() {
   const [core, bench, predict, report, summary, table] = await Promise.all([
     import('../index.js'),
-    import('../eval/bench.js'),
-    import('../eval/predict.js'),
+    import('../experiments/bench.js'),
+    import('../predict/input.js'),
     import('../report/html.js'),
     import('../report/summary.js'),
     import('../report/table.js'),
@@ -301,7 +301,7 @@ async function cmdMethods(opts: { json?: boolean }): Promise<void> {
 }
 
 async function cmdInspect(target: string, opts: { json?: boolean }): Promise<void> {
-  await import('../data/avmnist.js'); // registers the `avmnist` name
+  await import('../datasets/avmnist/build.js'); // registers the `avmnist` name
   const { loadForInspection, summarizeDataset, formatDatasetSummary } = await import('../report/summary.js');
   const sets = await loadForInspection(target);
   const summaries = sets.map(summarizeDataset);
@@ -336,7 +336,7 @@ const BUILDABLE = ['avmnist'];
 
 async function cmdDataBuild(name: string, opts: Record<string, unknown>): Promise<void> {
   if (!BUILDABLE.includes(name)) throw new ModalfuseError(`unknown data set to build: "${name}"`, { expected: BUILDABLE, found: name });
-  const { avmnistCachePath, buildAvmnist, loadAvmnist } = await import('../data/avmnist.js');
+  const { avmnistCachePath, buildAvmnist, loadAvmnist } = await import('../datasets/avmnist/build.js');
   const { readManifest } = await import('../data/folder.js');
   const t0 = performance.now();
   const o = {

@@ -5,4 +5,3 @@ export * from './npy.js';
 export * from './folder.js';
 export * from './csv.js';
 export * from './hdf5.js';
-export * from './mfn.js';

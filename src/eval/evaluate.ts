@@ -3,7 +3,7 @@ import type { Dataset, SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import type { Metrics } from '../tasks/index.js';
-import { checkDataFitsModel } from './predict.js';
+import { checkDataFitsModel } from '../models/fit_check.js';
 import { validateDataset } from '../data/validate.js';
 
 export interface EvaluateOptions {

@@ -16,10 +16,17 @@ import { sizeOf, type Dataset, type ModalitySpec, type SplitName, type TaskSpec 
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
-import type { RobustnessEntry } from './bench.js';
 import { computeMetrics, getTask, type Metrics, type OutputArrays } from '../tasks/index.js';
 
 export type CorruptionKind = 'missing' | 'noise';
+
+/** Metrics under a corrupted modality (written by robustness sweeps). */
+export interface RobustnessEntry {
+  modality: string;
+  corruption: string;
+  level: number;
+  metrics: Metrics;
+}
 
 /** One point of a robustness sweep (the `robustness` entries of results.json). */
 export interface RobustnessPoint extends RobustnessEntry {

@@ -22,8 +22,7 @@ import {
 } from '../registry/index.js';
 import { getTask, type LossTerm } from '../tasks/index.js';
 import { Rng } from '../util/rng.js';
-import './simple_methods.js';
-import './tensor_methods.js';
+import '../methods/index.js';
 
 export interface Composed {
   entry: MethodEntry;

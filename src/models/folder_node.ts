@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { tfl } from '../backend/index.js';
 import { fileHandler } from '../backend/file_io.js';
 import { ModalfuseError } from '../errors.js';
-import { checkMeta, MODEL_META, type ModelMeta } from './fusion_model.js';
+import { checkMeta, MODEL_META, type ModelMeta } from './meta.js';
 
 /** Writes the network, then (after `finalMeta()` gives the metadata) `modalfuse.json`. */
 export async function writeModelFolder(dir: string, model: tfl.LayersModel, finalMeta: () => ModelMeta): Promise<void> {

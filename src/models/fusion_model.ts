@@ -15,33 +15,13 @@ import type { DataSpec, Options } from '../registry/index.js';
 import { classNames, getTask, sigmoidValues, softmaxRows, type LossTerm, type OutputArrays, type Task } from '../tasks/index.js';
 import { LIBRARY } from '../version.js';
 import { compose } from './compose.js';
+import { checkMeta, MODEL_META, upgradeMeta, type ModelMeta } from './meta.js';
+
+export { checkMeta, MODEL_META, upgradeMeta, type ModelMeta };
 import '../fusion/index.js';
 import '../encoders/index.js';
 
-export const MODEL_META = 'modalfuse.json';
 
-export interface ModelMeta {
-  schemaVersion: 1;
-  library: string;
-  method: string;
-  options: Options;
-  seed: number;
-  dataset: string;
-  task: DataSpec['task'];
-  modalities: DataSpec['modalities'];
-  inputModalities: string[];
-  /** Output names in the order of the network's outputs (`main` is a predicting task's). */
-  outputs: string[];
-  /** The loss terms training minimises (see src/tasks/objective.ts). */
-  objective: LossTerm[];
-  /** The network's last input is the presence mask (the method handles missing modalities). */
-  presence?: boolean;
-  preprocessing: Record<string, Standardizer>;
-  classes?: string[];
-  metrics?: Record<string, number>;
-  history?: unknown[];
-  [key: string]: unknown;
-}
 
 export interface CreateOptions {
   seed?: number;
@@ -59,24 +39,6 @@ export interface PredictOptions {
   missing?: string[];
 }
 
-/**
- * modalfuse.json of 0.1.0 named its outputs by `auxNames` with `trainMain` / `auxWeight`;
- * it becomes the same outputs and objective (the heads as one group of weight auxWeight / heads).
- */
-export function upgradeMeta(meta: ModelMeta): ModelMeta {
-  if (Array.isArray(meta.outputs) && Array.isArray(meta.objective)) return meta;
-  const auxNames = Array.isArray(meta.auxNames) ? (meta.auxNames as string[]) : [];
-  const trainMain = meta.trainMain !== false;
-  const auxWeight = typeof meta.auxWeight === 'number' ? meta.auxWeight : 1;
-  const outputs = ['main', ...auxNames.map((n) => `head_${n}`)];
-  const objective: LossTerm[] = trainMain ? [{ output: 'main', target: 'label', loss: 'task', weight: 1 }] : [];
-  if (auxWeight > 0) for (const n of auxNames) objective.push({ output: `head_${n}`, target: 'label', loss: 'task', weight: auxWeight / auxNames.length, group: 'heads' });
-  const out: ModelMeta = { ...meta, outputs, objective };
-  delete out.auxNames;
-  delete out.trainMain;
-  delete out.auxWeight;
-  return out;
-}
 
 export class FusionModel {
   readonly model: tfl.LayersModel;
@@ -357,11 +319,6 @@ export class FusionModel {
   }
 }
 
-/** Checks the parts of `modalfuse.json` every loader relies on. */
-export function checkMeta(meta: ModelMeta, file: string): void {
-  if (meta === null || typeof meta !== 'object') throw new ModalfuseError('unreadable model metadata: not a JSON object', { file });
-  if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file, expected: 1, found: meta.schemaVersion });
-}
 
 /** Raw outputs -> probabilities (classification: softmax; multi-label: sigmoid) or values (regression, retrieval embeddings). */
 export function rawToOutput(raw: Float32Array, task: DataSpec['task']['kind'], k: number): Float32Array {

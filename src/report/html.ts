@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
-import type { BenchResults } from '../eval/bench.js';
+import type { BenchResults } from '../experiments/bench.js';
 import { clientRender } from './client.js';
 
 export const RESULTS_FILE = 'results.json';

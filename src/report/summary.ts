@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readDatasetFolder } from '../data/folder.js';
-import { loadDatasets } from '../data/resolve.js';
+import { loadDatasets } from '../datasets/resolve.js';
 import { SPLITS, describeTask, labelNames, sizeOf, type Dataset, type ModalitySpec, type SplitName, type TaskSpec } from '../data/types.js';
 import { findNonFinite } from '../data/validate.js';
 import { formatTable } from './table.js';

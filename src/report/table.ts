@@ -1,5 +1,5 @@
 /** Plain-text tables of benchmark results (what `modalfuse bench` prints). */
-import type { BenchResults } from '../eval/bench.js';
+import type { BenchResults } from '../experiments/bench.js';
 
 function fmtMetric(v: number | null | undefined): string {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '-';

@@ -13,7 +13,7 @@ import { tf } from '../backend/index.js';
 import type { Dataset, SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { validateDataset } from '../data/validate.js';
-import { checkDataFitsModel } from '../eval/predict.js';
+import { checkDataFitsModel } from '../models/fit_check.js';
 import type { Metrics } from '../tasks/metrics.js';
 import { FusionModel } from '../models/fusion_model.js';
 import { getMethod, type CustomStep, type TrainingDefaults } from '../registry/index.js';

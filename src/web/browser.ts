@@ -26,7 +26,7 @@ import { initBackend as initBackendCore, type BackendName, type BackendOptions }
 import '../fusion/index.js';
 import '../encoders/index.js';
 import { registerPreparers } from './prepare.js';
-import { avmnistAudio, avmnistImage } from './avmnist_web.js';
+import { avmnistAudio, avmnistImage } from '../datasets/avmnist/web.js';
 
 export { tf, tfl, backendName, type BackendName, type BackendOptions } from '../backend/index.js';
 export { ModalfuseError } from '../errors.js';
@@ -48,11 +48,11 @@ export {
   type PrepareAudio,
 } from './prepare.js';
 export { VERSION, LIBRARY } from '../version.js';
-export { avmnistTransforms, decodeWavBytes, parseFloatNpy } from './avmnist_web.js';
-export { prepareImage, prepareAudio, recordingNoiseOptions, transformsFromParts, type AvmnistTransforms, type RecordingNoise } from '../data/avmnist_transforms.js';
+export { avmnistTransforms, decodeWavBytes, parseFloatNpy } from '../datasets/avmnist/web.js';
+export { prepareImage, prepareAudio, recordingNoiseOptions, transformsFromParts, type AvmnistTransforms, type RecordingNoise } from '../datasets/avmnist/transforms.js';
 
 // AV-MNIST: a drawn digit / an uploaded WAV are prepared with the model folder's transforms
-// by the same prepareImage / prepareAudio Node uses (src/data/avmnist_transforms.ts).
+// by the same prepareImage / prepareAudio Node uses (src/datasets/avmnist/transforms.ts).
 registerPreparers({ image: avmnistImage, audio: avmnistAudio });
 
 let wasmPathsSet = false;

@@ -3,8 +3,8 @@
  * with the model's fitted `transforms` (modalfuse.json) applied exactly as in Node.
  *
  * The preparation itself belongs to the data set that defines it (AV-MNIST:
- * `prepareImage` / `prepareAudio` in src/data/avmnist_transforms.ts, adapted to fetched
- * model files in ./avmnist_web.ts). This module only holds the contract and the
+ * `prepareImage` / `prepareAudio` in src/datasets/avmnist/transforms.ts, adapted to fetched
+ * model files in src/datasets/avmnist/web.ts). This module only holds the contract and the
  * registration point (src/web/browser.ts registers AV-MNIST's), so other data sets with
  * their own transforms can register theirs the same way.
  *
@@ -12,7 +12,7 @@
  */
 import type { ModelMeta } from '../models/fusion_model.js';
 import { ModalfuseError } from '../errors.js';
-import type { RecordingNoise } from '../data/avmnist_transforms.js';
+import type { RecordingNoise } from '../datasets/avmnist/transforms.js';
 
 /** What a preparation function gets besides the user's input. */
 export interface PrepareContext {

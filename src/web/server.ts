@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
-import { loadDataset, type ResolveOptions } from '../data/resolve.js';
+import { loadDataset, type ResolveOptions } from '../datasets/resolve.js';
 import { hasClassLabels, sizeOf, SPLITS, taskWidth, type Dataset, type SplitName } from '../data/types.js';
 import { LIBRARY } from '../version.js';
 import { packageRoot } from '../util/package_root.js';
@@ -168,7 +168,7 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
     throw new ModalfuseError('report folder has no index.html', { file: reportCandidate, expected: 'a folder written by `modalfuse bench --out DIR`' });
   }
 
-  if (typeof opts.dataset === 'string') await import('../data/avmnist.js'); // registers the `avmnist` name
+  if (typeof opts.dataset === 'string') await import('../datasets/avmnist/build.js'); // registers the `avmnist` name
   const dataset = typeof opts.dataset === 'string' ? await loadDataset(opts.dataset, opts.datasetOptions ?? {}) : opts.dataset ?? null;
   /** Modalities the model reads and their shapes (its modalfuse.json), read per request: the folder may change. */
   const modelInputs = (): { names?: string[]; shapes?: Record<string, { shape: number[] }> } => {

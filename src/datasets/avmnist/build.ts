@@ -30,9 +30,9 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { ModalfuseError } from '../errors.js';
-import { Rng } from '../util/rng.js';
-import { AVMNIST_LOGMEL, LogMel, addWhiteNoise, centreToLength, normalizeLevel, resample, type LogMelParams } from './audio.js';
+import { ModalfuseError } from '../../errors.js';
+import { Rng } from '../../util/rng.js';
+import { AVMNIST_LOGMEL, LogMel, addWhiteNoise, centreToLength, normalizeLevel, resample, type LogMelParams } from '../../data/audio.js';
 import {
   IMAGE_SIZE,
   avmnistNoiseSeed,
@@ -40,17 +40,17 @@ import {
   transformsFromParts,
   type AvmnistTransforms,
   type AvmnistTransformsInfo,
-} from './avmnist_transforms.js';
-import { readDatasetFolder, writeDatasetFolder } from './folder.js';
-import { decodeWav } from './wav.js';
-import { readNpy, toFloat32, writeNpy } from './npy.js';
-import { fitPcaFraction, pcaReconstruct } from './pca.js';
-import { registerDatasetResolver, type ResolveOptions } from './resolve.js';
-import type { Dataset, SplitData, SplitName } from './types.js';
+} from './transforms.js';
+import { readDatasetFolder, writeDatasetFolder } from '../../data/folder.js';
+import { decodeWav } from '../../data/wav.js';
+import { readNpy, toFloat32, writeNpy } from '../../data/npy.js';
+import { fitPcaFraction, pcaReconstruct } from '../../data/pca.js';
+import { registerDatasetResolver, type ResolveOptions } from '../resolve.js';
+import type { Dataset, SplitData, SplitName } from '../../data/types.js';
 
-export * from './avmnist_transforms.js';
-export { decodeWav } from './wav.js';
-export { AVMNIST_LOGMEL, type LogMelParams } from './audio.js';
+export * from './transforms.js';
+export { decodeWav } from '../../data/wav.js';
+export { AVMNIST_LOGMEL, type LogMelParams } from '../../data/audio.js';
 
 /** Bumped whenever the construction changes (it is part of the cache key). */
 export const AVMNIST_VERSION = 1;

@@ -15,16 +15,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadAvmnist } from '../data/avmnist.js';
+import { loadAvmnist } from '../datasets/avmnist/build.js';
 import { readDatasetFolder } from '../data/folder.js';
-import { loadDatasets } from '../data/resolve.js';
+import { loadDatasets } from '../datasets/resolve.js';
 import type { Dataset, ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { allOptions, getMethod, methodNamesFor, type DataSpec, type MethodEntry } from '../registry/index.js';
 import { checkModalityDropout } from '../train/modality_dropout.js';
 import { AVMNIST_PROTOCOL_DEFAULTS, frozenFusionMethods, runAvmnistProtocol, type AvmnistProtocolResults } from './avmnist_protocol.js';
 import { BENCH_DEFAULTS, resultsHeader, runBench, sampleStd, type BenchDatasetResult, type BenchMethodResult, type BenchOptions, type BenchResults, type BenchSkip } from './bench.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../eval/metrics.js';
 
 export interface BenchSuiteOptions extends BenchOptions {
   /** AV-MNIST: methods also trained end to end from the raw inputs; `true`: the same methods as on frozen features. */

@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
-import { readDatasetFolder } from './folder.js';
+import { readDatasetFolder } from '../data/folder.js';
 import { loadMfn, MFN_NAMES, type MfnName } from './mfn.js';
 import { isSyntheticName, SYNTHETIC_NAMES, syntheticSuite } from './synthetic.js';
-import type { Dataset } from './types.js';
-import { validateDataset } from './validate.js';
+import type { Dataset } from '../data/types.js';
+import { validateDataset } from '../data/validate.js';
 
 export interface ResolveOptions {
   /** Seed of generated data sets. */
@@ -29,7 +29,7 @@ export function registerDatasetResolver(r: DatasetResolver): void {
 }
 
 export function builtinDatasetNames(): string[] {
-  // `avmnist` is built on demand by src/data/avmnist.ts, which registers its resolver when imported.
+  // `avmnist` is built on demand by src/datasets/avmnist/build.ts, which registers its resolver when imported.
   return ['synthetic', ...SYNTHETIC_NAMES, ...MFN_NAMES.map((m) => `mfn:${m}`), 'avmnist'];
 }
 

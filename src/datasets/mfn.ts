@@ -8,9 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModalfuseError } from '../errors.js';
-import { readHdf5, type Hdf5Array } from './hdf5.js';
-import { findNonFinite, validateDataset } from './validate.js';
-import { SPLITS, sizeOf, type Dataset, type ModalitySpec, type SplitData, type SplitName, type TaskSpec } from './types.js';
+import { readHdf5, type Hdf5Array } from '../data/hdf5.js';
+import { findNonFinite, validateDataset } from '../data/validate.js';
+import { SPLITS, sizeOf, type Dataset, type ModalitySpec, type SplitData, type SplitName, type TaskSpec } from '../data/types.js';
 
 export type MfnName = 'pom' | 'youtube' | 'mmmo';
 export const MFN_NAMES: MfnName[] = ['pom', 'youtube', 'mmmo'];

@@ -4,10 +4,10 @@
  * exactly as the data set builder did. No Node modules: the browser demo and `predict`
  * use the same code. Reading them from a data or model folder is in ./avmnist.ts.
  */
-import { ModalfuseError } from '../errors.js';
-import { Rng } from '../util/rng.js';
-import { AVMNIST_LOGMEL, LogMel, addWhiteNoise, centreToLength, normalizeLevel, resample, type LogMelParams } from './audio.js';
-import { pcaReconstruct } from './pca.js';
+import { ModalfuseError } from '../../errors.js';
+import { Rng } from '../../util/rng.js';
+import { AVMNIST_LOGMEL, LogMel, addWhiteNoise, centreToLength, normalizeLevel, resample, type LogMelParams } from '../../data/audio.js';
+import { pcaReconstruct } from '../../data/pca.js';
 
 export const IMAGE_SIDE = 28;
 export const IMAGE_SIZE = IMAGE_SIDE * IMAGE_SIDE;

@@ -1,9 +1,9 @@
 /**
  * Raw inputs for `modalfuse predict` on a model that carries AV-MNIST transforms (a model
  * trained on avmnist: `transforms/` in its folder, see attachTransforms in
- * src/data/avmnist.ts). A raw image or a WAV recording is prepared with the model's own
+ * src/datasets/avmnist/build.ts). A raw image or a WAV recording is prepared with the model's own
  * transforms, with the same functions the browser demo uses (prepareImage / prepareAudio of
- * src/data/avmnist_transforms.ts), so Node and the page give the same inputs:
+ * src/datasets/avmnist/transforms.ts), so Node and the page give the same inputs:
  *
  * - image: 28 x 28 grey pixels 0-255, white digit on black as in MNIST (row-major; a .npy of
  *   [28, 28], [784], [N, 28, 28], [N, 784] or [.., 1], any dtype; or a JSON array of the same
@@ -19,14 +19,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { modelTransforms } from '../data/avmnist.js';
-import { IMAGE_SIZE, prepareAudio, prepareImage, recordingNoiseOptions, type AvmnistTransforms, type RecordingNoise } from '../data/avmnist_transforms.js';
+import { modelTransforms } from '../datasets/avmnist/build.js';
+import { IMAGE_SIZE, prepareAudio, prepareImage, recordingNoiseOptions, type AvmnistTransforms, type RecordingNoise } from '../datasets/avmnist/transforms.js';
 import { readNpy, toFloat32 } from '../data/npy.js';
 import { sizeOf, type SplitName } from '../data/types.js';
 import { decodeWav } from '../data/wav.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
-import { readPredictionInput, type JsonlRecordHook, type PredictionInput } from './predict.js';
+import { readPredictionInput, type JsonlRecordHook, type PredictionInput } from './input.js';
 
 /** JSONL keys of raw inputs, per modality of the transforms. */
 export const RAW_KEYS = { image: 'image_raw', audio: 'audio_wav' } as const;

@@ -16,7 +16,7 @@
  */
 import { ModalfuseError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import type { Dataset, SplitData, SplitName } from './types.js';
+import type { Dataset, SplitData, SplitName } from '../data/types.js';
 
 export const SYNTHETIC_KINDS = ['redundant', 'unique', 'synergy', 'regression'] as const;
 export type SyntheticKind = (typeof SYNTHETIC_KINDS)[number];

@@ -7,8 +7,8 @@
  * arguments and calls `runBench`.
  */
 import { backendName } from '../backend/index.js';
-import '../data/avmnist.js'; // registers the `avmnist` data set name
-import { loadDatasets } from '../data/resolve.js';
+import '../datasets/avmnist/build.js'; // registers the `avmnist` data set name
+import { loadDatasets } from '../datasets/resolve.js';
 import { labelNames, type Dataset, type ModalitySpec, type SplitName, type TaskKind } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { FusionModel } from '../models/fusion_model.js';
@@ -25,11 +25,13 @@ import {
 import { train, trainingSettings } from '../train/train.js';
 import { checkModalityDropout } from '../train/modality_dropout.js';
 import { LIBRARY } from '../version.js';
-import { fusionModelCost } from './cost.js';
-import { evaluate } from './evaluate.js';
-import { primaryMetric, type Metrics } from './metrics.js';
+import { fusionModelCost } from '../eval/cost.js';
+import { evaluate } from '../eval/evaluate.js';
+import { primaryMetric, type Metrics } from '../eval/metrics.js';
 import { BENCH_DEFAULTS } from './bench_defaults.js';
-import { robustnessSweep } from './robustness.js';
+import type { RobustnessEntry } from '../eval/robustness.js';
+export type { RobustnessEntry };
+import { robustnessSweep } from '../eval/robustness.js';
 
 export { BENCH_DEFAULTS };
 
@@ -74,13 +76,6 @@ export interface BenchHistoryEntry {
   seconds?: number;
 }
 
-/** Metrics under a corrupted modality (written by robustness sweeps). */
-export interface RobustnessEntry {
-  modality: string;
-  corruption: string;
-  level: number;
-  metrics: Metrics;
-}
 
 export interface BenchMethodResult {
   method: string;

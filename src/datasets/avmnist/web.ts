@@ -1,16 +1,16 @@
 /**
  * AV-MNIST in the browser: the model folder's `transforms` (written by `attachTransforms`
- * in src/data/avmnist.ts: `transforms/transforms.json` + the PCA arrays as .npy) fetched
+ * in src/datasets/avmnist/build.ts: `transforms/transforms.json` + the PCA arrays as .npy) fetched
  * over HTTP, and a drawn digit / an uploaded WAV prepared with the very functions Node uses
- * (`prepareImage` / `prepareAudio` of src/data/avmnist_transforms.ts). Browser bundle only:
+ * (`prepareImage` / `prepareAudio` of src/datasets/avmnist/transforms.ts). Browser bundle only:
  * no `node:` import.
  *
  * Reading a float .npy is done here rather than imported, because src/data/npy.ts imports
  * `node:fs` at the top (the build refuses that). WAV decoding is shared with Node
  * (src/data/wav.ts).
  */
-import { decodeWav } from '../data/wav.js';
-import { ModalfuseError } from '../errors.js';
+import { decodeWav } from '../../data/wav.js';
+import { ModalfuseError } from '../../errors.js';
 import {
   prepareAudio,
   prepareImage,
@@ -19,8 +19,8 @@ import {
   IMAGE_SIDE,
   type AvmnistTransforms,
   type AvmnistTransformsInfo,
-} from '../data/avmnist_transforms.js';
-import type { PrepareAudio, PrepareContext, PrepareImage } from './prepare.js';
+} from './transforms.js';
+import type { PrepareAudio, PrepareContext, PrepareImage } from '../../web/prepare.js';
 
 /** The model's `transforms` entry as attachTransforms writes it. */
 interface TransformsRef {

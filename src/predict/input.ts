@@ -10,6 +10,8 @@ import { readNpy, toFloat32 } from '../data/npy.js';
 import { SPLITS, labelNames, sizeOf, type SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
+import { checkDataFitsModel } from '../models/fit_check.js';
+export { checkDataFitsModel };
 import type { DataSpec } from '../registry/index.js';
 
 export interface PredictionInput {
@@ -28,28 +30,6 @@ export interface PredictionRecord {
 
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/** Throws unless data of `spec` can go through `fm` (same modalities and shapes, same task). */
-export function checkDataFitsModel(fm: FusionModel, spec: DataSpec, where = 'the data'): void {
-  const want = fm.meta.modalities;
-  for (const m of fm.inputModalities) {
-    const got = spec.modalities[m];
-    if (!got) {
-      throw new ModalfuseError(`${where} lacks modality "${m}" that the model needs`, { modality: m, expected: fm.inputModalities, found: Object.keys(spec.modalities).sort() });
-    }
-    if (!same(got.shape, want[m].shape)) {
-      throw new ModalfuseError(`modality "${m}" of ${where} has another shape than the model was trained on`, { modality: m, expected: want[m].shape, found: got.shape });
-    }
-  }
-  const t = fm.meta.task;
-  if (spec.task.kind !== t.kind) throw new ModalfuseError(`${where} is a ${spec.task.kind} task, the model is for ${t.kind}`, { expected: t.kind, found: spec.task.kind });
-  const names = labelNames;
-  if (names(spec.task).length !== names(t).length) {
-    throw new ModalfuseError(`${where} has another number of ${t.kind === 'classification' ? 'classes' : t.kind === 'regression' ? 'targets' : 'labels'} than the model`, {
-      expected: names(t),
-      found: names(spec.task),
-    });
-  }
-}
 
 /** Samples of one split of a dataset folder (labels are not read). Default split: test, else the first listed. */
 export function readFolderInput(dir: string, fm: FusionModel, split?: SplitName): PredictionInput {

@@ -18,7 +18,7 @@
  * `avmnist:end-to-end` for the jointly trained ones.
  */
 import { tf, tfl } from '../backend/index.js';
-import { AVMNIST_QUICK_SIZES, loadAvmnist } from '../data/avmnist.js';
+import { AVMNIST_QUICK_SIZES, loadAvmnist } from '../datasets/avmnist/build.js';
 import type { Standardizer } from '../data/preprocess.js';
 import type { Dataset, SplitData, SplitName } from '../data/types.js';
 import { encoderOutput } from '../encoders/cnn.js';
@@ -27,10 +27,10 @@ import { FusionModel } from '../models/fusion_model.js';
 import { allOptions, getMethod, incompatibility, listMethods, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
 import { train, type TrainResult } from '../train/train.js';
 import { resultsHeader, type BenchDatasetResult, type BenchMethodResult, type BenchResults, type BenchSkip } from './bench.js';
-import { fusionModelCost, modelCost, type Cost } from './cost.js';
-import { evaluate, type Evaluation } from './evaluate.js';
-import { computeMetrics, primaryMetric } from './metrics.js';
-import { corrupt, robustnessSweep, ROBUSTNESS_LEVELS, sweepConditions, type RobustnessPoint } from './robustness.js';
+import { fusionModelCost, modelCost, type Cost } from '../eval/cost.js';
+import { evaluate, type Evaluation } from '../eval/evaluate.js';
+import { computeMetrics, primaryMetric } from '../eval/metrics.js';
+import { corrupt, robustnessSweep, ROBUSTNESS_LEVELS, sweepConditions, type RobustnessPoint } from '../eval/robustness.js';
 
 export const AVMNIST_PROTOCOL_DEFAULTS = {
   full: { unimodalEpochs: 8, fusionEpochs: 20, patience: 3 },

@@ -1,0 +1,9 @@
+/**
+ * The registry entries of every built-in method, one file per family; importing this
+ * module registers them all. A new family is one file here and one line below.
+ */
+import './simple.js';
+import './tensor.js';
+
+export { SIMPLE_METHODS } from './simple.js';
+export { TENSOR_METHODS } from './tensor.js';
