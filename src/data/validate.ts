@@ -1,3 +1,4 @@
+// Over 400 lines: every check of a dataset.json and of an in-memory data set, kept together so that all of their messages name file, modality, expected and found alike.
 /**
  * Checks for `dataset.json` manifests and for in-memory Datasets. Every problem is a
  * ModalfuseError that names the file (when there is one), the modality, the split, what

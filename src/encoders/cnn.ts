@@ -14,8 +14,8 @@
 import { tfl } from '../backend/index.js';
 import type { ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
-import type { Options } from '../registry/types.js';
 import type { Rng } from '../util/rng.js';
+import { buildSteps, describedCost, type EncoderStep } from './describe.js';
 
 export type PoolKind = 'max' | 'avg' | 'none';
 
@@ -46,7 +46,7 @@ export function parseFilters(text: string): number[] {
 }
 
 /** CNN options from resolved method options (absent keys take the defaults). */
-export function cnnOptionsFrom(options: Partial<Options>): CnnOptions {
+export function cnnOptionsFrom(options: Record<string, unknown>): CnnOptions {
   return {
     filters: options.convFilters !== undefined ? parseFilters(String(options.convFilters)) : CNN_DEFAULTS.filters,
     kernel: (options.convKernel as number | undefined) ?? CNN_DEFAULTS.kernel,
@@ -64,51 +64,36 @@ export interface CnnBuildOptions {
   cnn: CnnOptions;
 }
 
-/** Applies the CNN encoder to `x` ([batch, H, W, C]); returns [batch, hidden]. */
-export function cnnEncoder(
-  x: Sym,
-  spec: ModalitySpec,
-  o: CnnBuildOptions,
-  rng: Rng,
-  prefix: string,
-  glorot: (rng: Rng) => ReturnType<typeof tfl.initializers.glorotUniform>,
-  dropout: (x: Sym, rate: number, rng: Rng, name: string) => Sym,
-): Sym {
+/** The layers of the CNN encoder (./describe.ts): conv blocks, flatten, dense `hidden`, dropout. */
+export function cnnSteps(spec: ModalitySpec, o: CnnBuildOptions, prefix: string): EncoderStep[] {
   if (spec.shape.length !== 3) {
     throw new ModalfuseError('a CNN encoder needs [height, width, channels] inputs', { expected: '[H, W, C]', found: spec.shape });
   }
   const { filters, kernel, pool, batchNorm } = o.cnn;
-  let h = x;
+  const steps: EncoderStep[] = [];
   let [H, W] = spec.shape;
   filters.forEach((f, i) => {
     const n = i + 1;
-    h = tfl.layers
-      .conv2d({
-        filters: f,
-        kernelSize: kernel,
-        padding: 'same',
-        activation: batchNorm ? 'linear' : 'relu',
-        useBias: !batchNorm,
-        kernelInitializer: glorot(rng),
-        name: `${prefix}_conv${n}`,
-      })
-      .apply(h) as Sym;
+    steps.push({ op: 'conv', filters: f, kernel, activation: batchNorm ? 'linear' : 'relu', useBias: !batchNorm, name: `${prefix}_conv${n}` });
     if (batchNorm) {
-      h = tfl.layers.batchNormalization({ name: `${prefix}_bn${n}` }).apply(h) as Sym;
-      h = tfl.layers.activation({ activation: 'relu', name: `${prefix}_relu${n}` }).apply(h) as Sym;
+      steps.push({ op: 'batchnorm', name: `${prefix}_bn${n}` });
+      steps.push({ op: 'activation', activation: 'relu', name: `${prefix}_relu${n}` });
     }
     if (pool !== 'none' && H >= 2 && W >= 2) {
-      const args = { poolSize: 2, name: `${prefix}_pool${n}` };
-      h = (pool === 'max' ? tfl.layers.maxPooling2d(args) : tfl.layers.averagePooling2d(args)).apply(h) as Sym;
+      steps.push({ op: 'pool', mode: pool, name: `${prefix}_pool${n}` });
       H = Math.floor(H / 2);
       W = Math.floor(W / 2);
     }
   });
-  h = tfl.layers.flatten({ name: `${prefix}_flatten` }).apply(h) as Sym;
-  h = tfl.layers
-    .dense({ units: o.hidden, activation: o.activation as never, kernelInitializer: glorot(rng), name: `${prefix}_dense` })
-    .apply(h) as Sym;
-  return dropout(h, o.dropout, rng, `${prefix}_drop`);
+  steps.push({ op: 'flatten', name: `${prefix}_flatten` });
+  steps.push({ op: 'dense', units: o.hidden, activation: o.activation, name: `${prefix}_dense` });
+  steps.push({ op: 'dropout', rate: o.dropout, name: `${prefix}_drop` });
+  return steps;
+}
+
+/** Builds the CNN encoder on `x` (layer names start with `prefix`). */
+export function cnnEncoder(x: Sym, spec: ModalitySpec, o: CnnBuildOptions, rng: Rng, prefix: string): Sym {
+  return buildSteps(x, cnnSteps(spec, o, prefix), rng);
 }
 
 /**
@@ -129,36 +114,6 @@ export function encoderOutput(model: tfl.LayersModel, prefix: string): Sym {
  * values), for methods that state their cost up front.
  */
 export function cnnEncoderCost(spec: ModalitySpec, o: CnnBuildOptions): { params: number; flops: number; activations: number; outWidth: number } {
-  let [H, W, C] = spec.shape;
-  const { filters, kernel, pool, batchNorm } = o.cnn;
-  let params = 0;
-  let flops = 0;
-  let acts = 0;
-  for (const f of filters) {
-    const out = H * W * f;
-    params += kernel * kernel * C * f + (batchNorm ? 0 : f);
-    flops += H * W * f * (2 * kernel * kernel * C + 1) + (batchNorm ? 0 : out);
-    acts += out;
-    if (batchNorm) {
-      params += 4 * f;
-      flops += 2 * out; // batch norm and the activation layer
-      acts += 2 * out;
-    }
-    if (pool !== 'none' && H >= 2 && W >= 2) {
-      H = Math.floor(H / 2);
-      W = Math.floor(W / 2);
-      flops += H * W * f * 4;
-      acts += H * W * f;
-    }
-    C = f;
-  }
-  const inW = H * W * C;
-  params += inW * o.hidden + o.hidden;
-  flops += 2 * inW * o.hidden + o.hidden + (o.activation !== 'linear' ? o.hidden : 0);
-  acts += o.hidden;
-  if (o.dropout > 0) {
-    flops += o.hidden;
-    acts += o.hidden;
-  }
-  return { params, flops, activations: acts, outWidth: o.hidden };
+  const c = describedCost({ input: spec.shape, steps: cnnSteps(spec, o, 'enc') });
+  return { params: c.params, flops: c.flops, activations: c.activations, outWidth: c.outWidth };
 }

@@ -11,11 +11,12 @@ import type { ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { SeededDropout } from './dropout.js';
-import { CNN_DEFAULTS, cnnEncoder, type CnnOptions } from './cnn.js';
-import { FastLSTM } from './lstm.js';
+import { CNN_DEFAULTS, cnnSteps, type CnnOptions } from './cnn.js';
+import { buildSteps, describedCost, type Described, type EncoderStep } from './describe.js';
+import type { StepCost } from './cost_rules.js';
 
 export { SeededDropout };
-export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
+export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnSteps, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
 
 export interface EncoderOptions {
   hidden: number;
@@ -29,6 +30,8 @@ export interface EncoderOptions {
 }
 
 export type Sym = tfl.SymbolicTensor;
+export { buildSteps, describedCost, describeHead, stepShapeAndCost, type Described, type EncoderStep } from './describe.js';
+export * from './cost_rules.js';
 
 export function glorot(rng: Rng) {
   return tfl.initializers.glorotUniform({ seed: rng.seed() });
@@ -60,31 +63,36 @@ export function encoderKind(spec: ModalitySpec): 'mlp' | 'lstm' | 'cnn' {
   }
 }
 
+/**
+ * The default encoder of `spec` as a description (./describe.ts): the layers it builds and
+ * what they cost. `encode` builds it; `encoderCost` counts it before anything is built.
+ */
+export function describeEncoder(spec: ModalitySpec, opts: EncoderOptions, prefix: string): Described {
+  const kind = encoderKind(spec);
+  const steps: EncoderStep[] = [];
+  if (kind === 'mlp') {
+    if (spec.shape.length > 1) steps.push({ op: 'flatten', name: `${prefix}_flatten` });
+    for (let i = 0; i < opts.encoderLayers; i++) {
+      steps.push({ op: 'dense', units: opts.hidden, activation: opts.activation, name: `${prefix}_dense${i + 1}` });
+      steps.push({ op: 'dropout', rate: opts.dropout, name: `${prefix}_drop${i + 1}` });
+    }
+  } else if (kind === 'lstm') {
+    steps.push({ op: 'lstm', units: opts.hidden, returnSequences: false, name: `${prefix}_lstm` });
+    steps.push({ op: 'dropout', rate: opts.dropout, name: `${prefix}_drop` });
+  } else {
+    const cnn = { ...CNN_DEFAULTS, ...(opts.convFilters ? { filters: opts.convFilters } : {}), ...opts.cnn };
+    steps.push(...cnnSteps(spec, { hidden: opts.hidden, activation: opts.activation, dropout: opts.dropout, cnn }, prefix));
+  }
+  return { input: spec.shape, steps };
+}
+
 /** Apply the default encoder of `spec` to `x`; returns a [batch, hidden] tensor. */
 export function encode(x: Sym, spec: ModalitySpec, opts: EncoderOptions, rng: Rng, prefix: string): Sym {
-  const kind = encoderKind(spec);
-  let h = x;
-  if (kind === 'mlp') {
-    if (spec.shape.length > 1) h = tfl.layers.flatten({ name: `${prefix}_flatten` }).apply(h) as Sym;
-    for (let i = 0; i < opts.encoderLayers; i++) {
-      h = dense(h, opts.hidden, rng, `${prefix}_dense${i + 1}`, opts.activation);
-      h = dropout(h, opts.dropout, rng, `${prefix}_drop${i + 1}`);
-    }
-    return h;
-  }
-  if (kind === 'lstm') {
-    // tfl.layers.lstm's math, weights and initialisers (same seeds), fewer kernels (./lstm.ts)
-    h = new FastLSTM({
-      units: opts.hidden,
-      kernelInitializer: glorot(rng),
-      recurrentInitializer: tfl.initializers.orthogonal({ seed: rng.seed(), gain: 1 }),
-      name: `${prefix}_lstm`,
-    }).apply(h) as Sym;
-    return dropout(h, opts.dropout, rng, `${prefix}_drop`);
-  }
-  if (kind === 'cnn') {
-    const cnn = { ...CNN_DEFAULTS, ...(opts.convFilters ? { filters: opts.convFilters } : {}), ...opts.cnn };
-    return cnnEncoder(h, spec, { hidden: opts.hidden, activation: opts.activation, dropout: opts.dropout, cnn }, rng, prefix, glorot, dropout);
-  }
-  throw new ModalfuseError('no encoder for modality', { expected: 'vector, sequence or image shape', found: spec });
+  return buildSteps(x, describeEncoder(spec, opts, prefix).steps, rng);
+}
+
+/** Parameters, FLOPs and activations per sample of the default encoder, and its output width. */
+export function encoderCost(spec: ModalitySpec, opts: EncoderOptions): StepCost & { outWidth: number } {
+  const c = describedCost(describeEncoder(spec, opts, 'enc'));
+  return { params: c.params, flops: c.flops, activations: c.activations, outWidth: c.outWidth };
 }

@@ -1,11 +1,14 @@
 /**
  * Cost accounting of a built model: parameters, FLOPs per sample (a multiply and an add
  * count as two) and activation bytes per sample (float32 outputs of every layer, plus the
- * intermediates that fusion layers and LSTMs keep for the backward pass).
+ * intermediates that fusion layers and LSTMs keep for the backward pass). The rules of
+ * each layer kind are the encoders' (src/encoders/cost_rules.ts), so a cost stated before
+ * building (encoder descriptions) and the cost of the built model agree.
  */
 import type { tfl } from '../backend/index.js';
 import { FusionLayer, type Shape } from '../fusion/base.js';
 import type { FusionModel } from '../models/fusion_model.js';
+import { convCost, denseCost, elementwiseCost, poolCost, recurrentCost } from '../encoders/cost_rules.js';
 
 /** className of src/encoders/lstm.ts's FastLSTM (not imported: this module stays free of layer code). */
 const FAST_LSTM = 'ModalfuseFastLSTM';
@@ -36,46 +39,36 @@ export function layerCost(layer: AnyLayer, inShapes: Shape[], outShapes: Shape[]
   const cfg = layer.getConfig();
   const inS = inShapes[0];
   const cls = layer.getClassName();
+  const act = (cfg.activation as string | undefined) ?? 'linear';
   switch (cls) {
     case 'InputLayer':
-      return { flops: 0, activations: 0 };
-    case 'Dense': {
-      const units = cfg.units as number;
-      const inW = inS[inS.length - 1] as number;
-      const rows = per(inS) / inW;
-      const act = cfg.activation && cfg.activation !== 'linear' ? units * rows : 0;
-      return { flops: rows * (2 * inW * units + units) + act, activations: out };
-    }
-    case 'Conv2D': {
-      const ks = cfg.kernelSize as number[];
-      const cin = inS[inS.length - 1] as number;
-      const o = outShapes[0];
-      const positions = (o[1] as number) * (o[2] as number);
-      const filters = cfg.filters as number;
-      return { flops: positions * filters * (2 * ks[0] * ks[1] * cin + 1) + (cfg.activation !== 'linear' ? out : 0), activations: out };
-    }
-    case 'MaxPooling2D':
-    case 'AveragePooling2D': {
-      const ps = cfg.poolSize as number[];
-      return { flops: out * ps[0] * ps[1], activations: out };
-    }
-    case 'LSTM':
-    case FAST_LSTM: // same function as LSTM (src/encoders/lstm.ts)
-    case 'GRU': {
-      const units = cfg.units as number;
-      const steps = inS[1] as number;
-      const inW = inS[2] as number;
-      const gates = cls === 'GRU' ? 3 : 4;
-      const perStep = gates * (2 * (inW + units) * units + units) + 10 * units;
-      // gate activations and states kept for backprop through time
-      return { flops: steps * perStep, activations: steps * (gates + 2) * units + out };
-    }
     case 'Flatten':
     case 'Reshape':
     case 'Concatenate':
       return { flops: 0, activations: 0 };
+    case 'Dense': {
+      const inW = inS[inS.length - 1] as number;
+      const c = denseCost(inW, cfg.units as number, act, per(inS) / inW);
+      return { flops: c.flops, activations: out };
+    }
+    case 'Conv2D': {
+      const o = outShapes[0];
+      const c = convCost((o[1] as number) * (o[2] as number), inS[inS.length - 1] as number, cfg.filters as number, cfg.kernelSize as [number, number], act, cfg.useBias !== false);
+      return { flops: c.flops, activations: out };
+    }
+    case 'MaxPooling2D':
+    case 'AveragePooling2D': {
+      const ps = cfg.poolSize as number[];
+      return poolCost(out, ps[0] * ps[1]);
+    }
+    case 'LSTM':
+    case FAST_LSTM: // same function as LSTM (src/encoders/lstm.ts)
+    case 'GRU': {
+      const c = recurrentCost(inS[1] as number, inS[2] as number, cfg.units as number, !!cfg.returnSequences, cls === 'GRU' ? 3 : 4);
+      return { flops: c.flops, activations: c.activations };
+    }
     default:
-      return { flops: out, activations: out };
+      return elementwiseCost(out);
   }
 }
 

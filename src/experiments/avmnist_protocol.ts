@@ -1,3 +1,4 @@
+// Over 400 lines: the frozen-encoder protocol of MFAS end to end (unimodal training, feature extraction, fusion rows, robustness through the encoders) in reading order.
 /**
  * The AV-MNIST benchmark protocol (as in MFAS, Perez-Rua et al. 2019): train each
  * single-modality network once (`image-only`, `audio-only`, CNN encoders), freeze their

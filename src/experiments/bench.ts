@@ -1,3 +1,4 @@
+// Over 400 lines: the benchmark runner with the results types that results.json and its schema follow, kept beside the code that fills them.
 /**
  * The benchmark runner: every method on every data set, over one or more seeds, with
  * test metrics (mean and standard deviation over seeds), cost (parameters, FLOPs,

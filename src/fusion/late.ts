@@ -42,6 +42,17 @@ function fromProb(p: tf.Tensor, task: TaskKind): tf.Tensor {
   return p;
 }
 
+/** Cost of combining `m` sources of width `k` (a learned weight per source in `learned` mode). */
+export function lateCombineCost(m: number, k: number, mode: LateMode): LayerCost & { params: number; outWidth: number } {
+  return { params: mode === 'learned' ? m : 0, flops: m * k * 6 + k * 2, activations: (m + 1) * k, outWidth: k };
+}
+
+/** Cost of stacking sources of widths `widths` through a linear meta-model of `units` outputs. */
+export function lateStackCost(widths: number[], units: number): LayerCost & { params: number; outWidth: number } {
+  const inWidth = widths.reduce((a, b) => a + b, 0);
+  return { params: inWidth * units + units, flops: 2 * inWidth * units + units + 4 * inWidth, activations: inWidth + units, outWidth: units };
+}
+
 export class LateCombine extends FusionLayer {
   static readonly className = 'ModalfuseLateCombine';
   readonly mode: LateMode;
@@ -106,9 +117,7 @@ export class LateCombine extends FusionLayer {
   }
 
   costPerSample(shapes: Shape[]): LayerCost {
-    const k = shapes[0][shapes[0].length - 1] as number;
-    const m = shapes.length;
-    return { flops: m * k * 6 + k * 2, activations: (m + 1) * k };
+    return lateCombineCost(shapes.length, shapes[0][shapes[0].length - 1] as number, this.mode);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -162,8 +171,7 @@ export class LateStack extends FusionLayer {
   }
 
   costPerSample(shapes: Shape[]): LayerCost {
-    const inWidth = shapes.reduce((a, s) => a + (s[s.length - 1] as number), 0);
-    return { flops: 2 * inWidth * this.units + this.units + 4 * inWidth, activations: inWidth + this.units };
+    return lateStackCost(shapes.map((s) => s[s.length - 1] as number), this.units);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -28,6 +28,12 @@ export interface ProjectedArgs extends FusionArgs {
   units: number;
 }
 
+/** Cost of `sum` / `product` over encoded widths: a projection per modality, then M-1 element-wise ops. */
+export function projectedCost(widths: number[], units: number): LayerCost & { params: number; outWidth: number } {
+  const proj = widths.reduce((a, w) => a + 2 * w * units + units, 0);
+  return { params: widths.reduce((a, w) => a + w * units + units, 0), flops: proj + (widths.length - 1) * units, activations: (widths.length + 1) * units, outWidth: units };
+}
+
 /** Shared machinery of `sum` and `product`: z_m = h_m W_m + b_m for every modality. */
 abstract class ProjectedFusion extends FusionLayer {
   readonly units: number;
@@ -61,8 +67,7 @@ abstract class ProjectedFusion extends FusionLayer {
   }
 
   costPerSample(shapes: Shape[]): LayerCost {
-    const proj = shapes.reduce((a, s) => a + 2 * (s[s.length - 1] as number) * this.units + this.units, 0);
-    return { flops: proj + (shapes.length - 1) * this.units, activations: (shapes.length + 1) * this.units };
+    return projectedCost(shapes.map((s) => s[s.length - 1] as number), this.units);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

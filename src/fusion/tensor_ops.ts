@@ -6,6 +6,9 @@
  */
 import { tf } from '../backend/index.js';
 import { type LayerCost, type Shape } from './base.js';
+import { denseCost } from '../encoders/cost_rules.js';
+
+export { denseCost };
 
 export type T2 = tf.Tensor2D;
 
@@ -58,10 +61,6 @@ export function sumLeading(x: tf.Tensor, n: number, rest: number): T2 {
 // costs
 
 /** Dense layer cost (the same formula as eval/cost.ts). */
-export function denseCost(inW: number, units: number, activation: string, rows = 1): FusionCost {
-  const act = activation !== 'linear' ? units * rows : 0;
-  return { params: inW * units + units, flops: rows * (2 * inW * units + units) + act, activations: units * rows, outWidth: units * rows };
-}
 
 export function tfnCost(widths: number[], units = 0, activation = 'linear'): FusionCost {
   const P = widths.reduce((a, d) => a * (d + 1), 1);

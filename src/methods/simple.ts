@@ -1,13 +1,44 @@
 /** Registry entries of the simple family: early, pixel, late, hybrid and unimodal methods. */
 import { tfl } from '../backend/index.js';
-import { ConcatFusion, LateCombine, LateStack, PixelStack, ProductFusion, SumFusion } from '../fusion/index.js';
+import { ConcatFusion, LateCombine, lateCombineCost, LateStack, lateStackCost, PixelStack, ProductFusion, projectedCost, SumFusion, type FusionCost } from '../fusion/index.js';
+import { taskWidth } from '../data/types.js';
+import { add, addFusion, encoderEstimate, finish, headEstimate, vectorMethodCost, type Acc, type Cost } from './cost.js';
+import { optionsForModality } from '../registry/index.js';
 import { cnnOptionsFrom, encode } from '../encoders/index.js';
 import { register, registerUnimodal, type BuildContext, type BuildOutput, type MethodEntry, type Sym } from '../registry/index.js';
 import type { LossTerm } from '../tasks/index.js';
-import type { DataSpec } from '../registry/types.js';
+import type { DataSpec, Options } from '../registry/types.js';
 
 const ALL_TASKS: MethodEntry['tasks'] = ['classification', 'regression', 'multilabel'];
 const base = { tasks: ALL_TASKS, modalityKinds: 'any' as const, minModalities: 2 };
+
+/** Concatenation: no weights; keeps its output. */
+function concatCost(widths: number[]): FusionCost {
+  const w = widths.reduce((a, b) => a + b, 0);
+  return { params: 0, flops: 0, activations: w, outWidth: w };
+}
+
+/** Encoders of every modality (sorted) added to `acc`; their output widths. */
+function encodersEstimate(spec: DataSpec, o: Options, acc: Acc): number[] {
+  return Object.keys(spec.modalities)
+    .sort()
+    .map((m) => encoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), acc));
+}
+
+/** Per-source heads (late, hybrid) and their combination. */
+function headsCost(spec: DataSpec, o: Options, combine: (sources: number, k: number) => FusionCost, early: boolean): Cost {
+  const acc: Acc = { params: 0, flops: 0, acts: 0 };
+  const widths = encodersEstimate(spec, o, acc);
+  const k = taskWidth(spec.task);
+  if (early) {
+    const c = concatCost(widths);
+    addFusion(acc, c);
+    headEstimate(c.outWidth, o, k, acc);
+  }
+  for (const w of widths) headEstimate(w, o, k, acc);
+  addFusion(acc, combine(widths.length + (early ? 1 : 0), k));
+  return finish(acc);
+}
 
 function encodeAll(ctx: BuildContext): Sym[] {
   return ctx.modalities.map((m) => ctx.encode(m));
@@ -21,6 +52,7 @@ register({
   description: 'early fusion: concatenate the encoded modalities, then the head',
   citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
   options: {},
+  cost: (spec, o) => vectorMethodCost(spec, o, concatCost),
   build(ctx) {
     const z = new ConcatFusion({ modalities: ctx.modalities, name: 'fusion_concat' }).apply(encodeAll(ctx)) as Sym;
     return { outputs: { main: ctx.head(z, 'head') } };
@@ -40,6 +72,7 @@ for (const [name, { Layer, description }] of Object.entries(PROJECTED)) {
     description,
     citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
     options: { units: { type: 'integer', default: 32, min: 1, description: 'common width of the projections' } },
+    cost: (spec, o) => vectorMethodCost(spec, o, (w) => projectedCost(w, o.units as number)),
     build(ctx) {
       const layer = new Layer({ modalities: ctx.modalities, units: ctx.options.units as number, seed: ctx.rng.seed(), name: `fusion_${name}` });
       return { outputs: { main: ctx.head(layer.apply(encodeAll(ctx)) as Sym, 'head') } };
@@ -73,6 +106,17 @@ register({
   citation: 'Baltrusaitis, Ahuja, Morency. Multimodal Machine Learning: A Survey and Taxonomy. TPAMI 2019',
   options: {},
   check: (spec) => pixelCheck(spec),
+  cost(spec, o) {
+    const acc: Acc = { params: 0, flops: 0, acts: 0 };
+    const ms = Object.keys(spec.modalities).sort();
+    const first = spec.modalities[ms[0]];
+    const shape = first.shape.length === 1 ? [first.shape[0] * ms.length] : [...first.shape.slice(0, -1), ms.reduce((a, m) => a + spec.modalities[m].shape[spec.modalities[m].shape.length - 1], 0)];
+    const size = shape.reduce((a, b) => a * b, 1);
+    add(acc, { params: 0, flops: 0, activations: size });
+    const w = encoderEstimate({ kind: first.kind, shape }, optionsForModality(undefined, o, ms[0]), acc);
+    headEstimate(w, o, taskWidth(spec.task), acc);
+    return finish(acc);
+  },
   build(ctx) {
     const xs = ctx.modalities.map((m) => ctx.inputs[m]);
     const stacked = new PixelStack({ modalities: ctx.modalities, name: 'fusion_pixel' }).apply(xs) as Sym;
@@ -134,6 +178,7 @@ for (const mode of ['mean', 'vote', 'learned'] as const) {
     }[mode],
     citation: LATE_CITATION,
     options: auxWeightOpt,
+    cost: (spec, o) => headsCost(spec, o, (m, k) => lateCombineCost(m, k, mode), false),
     build(ctx) {
       const heads = perModalityHeads(ctx);
       const main = new LateCombine({ modalities: ctx.modalities, mode, task: ctx.task, name: `fusion_late_${mode}` }).apply(heads) as Sym;
@@ -150,6 +195,7 @@ register({
   description: 'late fusion by stacking: a learned linear meta-model over every modality network\'s probabilities',
   citation: 'Wolpert. Stacked generalization. Neural Networks 1992',
   options: auxWeightOpt,
+  cost: (spec, o) => headsCost(spec, o, (m, k) => lateStackCost(new Array(m).fill(k), k), false),
   build(ctx) {
     const heads = perModalityHeads(ctx);
     const main = new LateStack({ modalities: ctx.modalities, task: ctx.task, units: ctx.outWidth, seed: ctx.rng.seed(), name: 'fusion_late_stack' }).apply(
@@ -167,6 +213,7 @@ register({
   description: 'hybrid fusion: an early (concatenation) head and one head per modality, combined by learned weights',
   citation: 'Atrey, Hossain, El Saddik, Kankanhalli. Multimodal fusion for multimedia analysis: a survey. Multimedia Systems 2010',
   options: { auxWeight: { type: 'number', default: 0.5, min: 0, description: 'weight of the individual heads\' own losses' } },
+  cost: (spec, o) => headsCost(spec, o, (m, k) => lateCombineCost(m, k, 'learned'), true),
   build(ctx) {
     const encoded = encodeAll(ctx);
     const early = ctx.head(new ConcatFusion({ modalities: ctx.modalities, name: 'fusion_concat' }).apply(encoded) as Sym, 'early_head');
@@ -187,6 +234,12 @@ registerUnimodal((modality) => ({
   modalityKinds: 'any',
   minModalities: 1,
   options: {},
+  cost(spec, o) {
+    const acc: Acc = { params: 0, flops: 0, acts: 0 };
+    const w = encoderEstimate(spec.modalities[modality], optionsForModality(undefined, o, modality), acc);
+    headEstimate(w, o, taskWidth(spec.task), acc);
+    return finish(acc);
+  },
   build(ctx: BuildContext) {
     return { outputs: { main: ctx.head(ctx.encode(modality), 'head') } };
   },

@@ -8,7 +8,7 @@
  * batch exceeds `maxMemoryMB`.
  */
 import { tfl } from '../backend/index.js';
-import { cnnEncoderCost, cnnOptionsFrom, dense, dropout, encoderKind, glorot } from '../encoders/index.js';
+import { buildSteps, cnnOptionsFrom, dense, describedCost, describeHead, dropout, encoderCost, type EncoderStep } from '../encoders/index.js';
 import { sizeOf, taskWidth, type ModalitySpec } from '../data/types.js';
 import {
   denseCost,
@@ -23,102 +23,14 @@ import {
   type FusionCost,
   type PtpOptions,
 } from '../fusion/index.js';
+import { add, addFusion, encodedWidths, finish, headEstimate, vectorMethodCost, type Acc, type Cost } from './cost.js';
 import { optionsForModality, register, type MethodEntry, type Options, type OptionSpec, type Sym } from '../registry/index.js';
 import type { DataSpec } from '../registry/types.js';
 
 const ALL_TASKS: MethodEntry['tasks'] = ['classification', 'regression', 'multilabel'];
 
-// ---------------------------------------------------------------------------- cost estimates
+// TFN
 
-interface Acc {
-  params: number;
-  flops: number;
-  acts: number;
-}
-
-function add(acc: Acc, c: { params?: number; flops: number; activations: number }): void {
-  acc.params += c.params ?? 0;
-  acc.flops += c.flops;
-  acc.acts += c.activations;
-}
-
-function addDropout(acc: Acc, rate: number, size: number): void {
-  if (rate > 0) add(acc, { flops: size, activations: size });
-}
-
-function lstmCost(steps: number, inW: number, units: number, returnSequences: boolean) {
-  const perStep = 4 * (2 * (inW + units) * units + units) + 10 * units;
-  const out = returnSequences ? steps * units : units;
-  return { params: 4 * (inW * units + units * units + units), flops: steps * perStep, activations: steps * 6 * units + out };
-}
-
-/** Adds the default encoder of a modality (encoders/index.ts) to `acc`; returns its output width. */
-function encoderEstimate(spec: ModalitySpec, o: Options, acc: Acc): number {
-  const hidden = o.hidden as number;
-  const rate = o.dropout as number;
-  const act = o.activation as string;
-  const kind = encoderKind(spec);
-  if (kind === 'mlp') {
-    let w = sizeOf(spec.shape);
-    for (let i = 0; i < (o.encoderLayers as number); i++) {
-      add(acc, denseCost(w, hidden, act));
-      addDropout(acc, rate, hidden);
-      w = hidden;
-    }
-    return w;
-  }
-  if (kind === 'lstm') {
-    add(acc, lstmCost(spec.shape[0], spec.shape[1], hidden, false));
-    addDropout(acc, rate, hidden);
-    return hidden;
-  }
-  // cnn: the configurable CNN encoder (encoders/cnn.ts) with the method's conv options
-  const c = cnnEncoderCost(spec, { hidden, activation: act, dropout: rate, cnn: cnnOptionsFrom(o) });
-  add(acc, c);
-  return c.outWidth;
-}
-
-function headEstimate(inW: number, o: Options, outWidth: number, acc: Acc): void {
-  if (o.head === 'mlp') {
-    add(acc, denseCost(inW, o.headHidden as number, 'relu'));
-    addDropout(acc, o.dropout as number, o.headHidden as number);
-    add(acc, denseCost(o.headHidden as number, outWidth, 'linear'));
-  } else {
-    add(acc, denseCost(inW, outWidth, 'linear'));
-  }
-}
-
-/** A fusion layer's cost as eval/cost.ts counts it (kept activations at least the output). */
-function addFusion(acc: Acc, c: FusionCost): void {
-  add(acc, { params: c.params, flops: c.flops, activations: Math.max(c.activations, c.outWidth) });
-}
-
-type Cost = { params: number; flopsPerSample: number; activationBytesPerSample: number };
-
-function finish(acc: Acc): Cost {
-  return { params: acc.params, flopsPerSample: Math.round(acc.flops), activationBytesPerSample: Math.round(acc.acts * 4) };
-}
-
-/** Encoders + fusion + head, for the vector-fusing methods. */
-function vectorMethodCost(spec: DataSpec, o: Options, fusion: (widths: number[]) => FusionCost): Cost {
-  const acc: Acc = { params: 0, flops: 0, acts: 0 };
-  const widths = Object.keys(spec.modalities)
-    .sort()
-    .map((m) => encoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), acc));
-  const f = fusion(widths);
-  addFusion(acc, f);
-  headEstimate(f.outWidth, o, taskWidth(spec.task), acc);
-  return finish(acc);
-}
-
-function encodedWidths(spec: DataSpec, o: Options): number[] {
-  const scratch: Acc = { params: 0, flops: 0, acts: 0 };
-  return Object.keys(spec.modalities)
-    .sort()
-    .map((m) => encoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), scratch));
-}
-
-// ---------------------------------------------------------------------------- TFN
 
 const MiB = 1024 * 1024;
 
@@ -302,15 +214,21 @@ function hpfnStructure(o: Options) {
   };
 }
 
-/** The per-step encoder of an HPFN modality: adds its cost, returns its width. */
-function seqEncoderEstimate(spec: ModalitySpec, o: Options, acc: Acc): number {
-  const [T, D] = spec.shape;
-  const hidden = o.hidden as number;
-  if (o.seqEncoder === 'none') return D;
-  if (o.seqEncoder === 'dense') add(acc, denseCost(D, hidden, o.activation as string, T));
-  else add(acc, lstmCost(T, D, hidden, true));
-  addDropout(acc, o.dropout as number, T * hidden);
-  return hidden;
+/** The per-step encoder of an HPFN modality: an LSTM returning every state (FastLSTM), a per-step dense layer, or none. */
+function seqEncoderSteps(o: Options, m: string): EncoderStep[] {
+  if (o.seqEncoder === 'none') return [];
+  const first: EncoderStep =
+    o.seqEncoder === 'dense'
+      ? { op: 'dense', units: o.hidden as number, activation: o.activation as string, name: `enc_${m}_dense` }
+      : { op: 'lstm', units: o.hidden as number, returnSequences: true, name: `enc_${m}_lstm` };
+  return [first, { op: 'dropout', rate: o.dropout as number, name: `enc_${m}_drop` }];
+}
+
+/** Adds the per-step encoder of an HPFN modality to `acc`; returns its width per step. */
+function seqEncoderEstimate(spec: ModalitySpec, o: Options, m: string, acc: Acc): number {
+  const c = describedCost({ input: spec.shape, steps: seqEncoderSteps(o, m) });
+  add(acc, c);
+  return c.outWidth;
 }
 
 register({
@@ -335,7 +253,7 @@ register({
   cost(spec, o) {
     const acc: Acc = { params: 0, flops: 0, acts: 0 };
     const ms = Object.keys(spec.modalities).sort();
-    const widths = ms.map((m) => seqEncoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), acc));
+    const widths = ms.map((m) => seqEncoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), m, acc));
     const f = hpfnCost(spec.modalities[ms[0]].shape[0], widths, hpfnStructure(o), ptpOpts(o, o.units as number));
     addFusion(acc, f);
     headEstimate(f.outWidth, o, taskWidth(spec.task), acc);
@@ -343,25 +261,7 @@ register({
   },
   build(ctx) {
     const o = ctx.options;
-    const seqs = ctx.modalities.map((m) => {
-      const om = optionsForModality(undefined, o, m);
-      let x = ctx.inputs[m];
-      if (o.seqEncoder === 'none') return x;
-      if (o.seqEncoder === 'dense') {
-        x = dense(x, om.hidden as number, ctx.rng, `enc_${m}_dense`, om.activation as string);
-      } else {
-        x = tfl.layers
-          .lstm({
-            units: om.hidden as number,
-            returnSequences: true,
-            kernelInitializer: glorot(ctx.rng),
-            recurrentInitializer: tfl.initializers.orthogonal({ seed: ctx.rng.seed(), gain: 1 }),
-            name: `enc_${m}_lstm`,
-          })
-          .apply(x) as Sym;
-      }
-      return dropout(x, o.dropout as number, ctx.rng, `enc_${m}_drop`);
-    });
+    const seqs = ctx.modalities.map((m) => buildSteps(ctx.inputs[m], seqEncoderSteps(optionsForModality(undefined, o, m), m), ctx.rng));
     const z = new HierarchicalPolynomialFusion({
       modalities: ctx.modalities,
       seed: ctx.rng.seed(),

@@ -5,7 +5,7 @@
  * modalities also gets the presence mask as its last input.
  */
 import { tfl } from '../backend/index.js';
-import { cnnOptionsFrom, dense, dropout, encode, type EncoderOptions } from '../encoders/index.js';
+import { buildSteps, cnnOptionsFrom, describeHead, encode, type EncoderOptions } from '../encoders/index.js';
 import { ModalfuseError } from '../errors.js';
 import {
   getMethod,
@@ -103,12 +103,8 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
       return encoded[m];
     },
     head(x, prefix) {
-      let h = x;
-      if (options.head === 'mlp') {
-        h = dense(h, options.headHidden as number, rng, `${prefix}_dense`, 'relu');
-        h = dropout(h, options.dropout as number, rng, `${prefix}_drop`);
-      }
-      return dense(h, outWidth, rng, `${prefix}_out`);
+      const inW = x.shape[x.shape.length - 1] as number;
+      return buildSteps(x, describeHead(inW, options.head as string, options.headHidden as number, options.dropout as number, outWidth, prefix).steps, rng);
     },
     outWidth,
     task: spec.task.kind,

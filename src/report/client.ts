@@ -1,3 +1,4 @@
+// Over 400 lines: one self-contained function that the report page embeds as text (clientRender.toString()), so it cannot import helpers from other modules.
 /**
  * The page-side renderer of the benchmark report. `renderReport` (./html.ts) embeds
  * `clientRender.toString()` in the page, so this function must stay self-contained: no

@@ -26,7 +26,7 @@ import { initBackend as initBackendCore, type BackendName, type BackendOptions }
 import '../fusion/index.js';
 import '../encoders/index.js';
 import { registerPreparers } from './prepare.js';
-import { avmnistAudio, avmnistImage } from '../datasets/avmnist/web.js';
+import { avmnistAudio, avmnistImage } from './avmnist.js';
 
 export { tf, tfl, backendName, type BackendName, type BackendOptions } from '../backend/index.js';
 export { ModalfuseError } from '../errors.js';
@@ -48,7 +48,7 @@ export {
   type PrepareAudio,
 } from './prepare.js';
 export { VERSION, LIBRARY } from '../version.js';
-export { avmnistTransforms, decodeWavBytes, parseFloatNpy } from '../datasets/avmnist/web.js';
+export { avmnistTransforms, decodeWavBytes, parseFloatNpy } from './avmnist.js';
 export { prepareImage, prepareAudio, recordingNoiseOptions, transformsFromParts, type AvmnistTransforms, type RecordingNoise } from '../datasets/avmnist/transforms.js';
 
 // AV-MNIST: a drawn digit / an uploaded WAV are prepared with the model folder's transforms

@@ -4,7 +4,7 @@
  *
  * The preparation itself belongs to the data set that defines it (AV-MNIST:
  * `prepareImage` / `prepareAudio` in src/datasets/avmnist/transforms.ts, adapted to fetched
- * model files in src/datasets/avmnist/web.ts). This module only holds the contract and the
+ * model files in ./avmnist.ts). This module only holds the contract and the
  * registration point (src/web/browser.ts registers AV-MNIST's), so other data sets with
  * their own transforms can register theirs the same way.
  *

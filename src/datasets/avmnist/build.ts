@@ -1,3 +1,4 @@
+// Over 400 lines: the whole AV-MNIST construction (MNIST energy removal, FSDD noisy log-mel, seeded pairing, cache, transforms) kept in one place, as every choice is recorded in its provenance.
 /**
  * AV-MNIST, the audio-visual benchmark of Vielzeuf et al. (CentralNet, 2018) and Perez-Rua
  * et al. (MFAS, CVPR 2019): MNIST digits with 75% of their energy removed by PCA, paired

@@ -9,8 +9,8 @@
  * `node:fs` at the top (the build refuses that). WAV decoding is shared with Node
  * (src/data/wav.ts).
  */
-import { decodeWav } from '../../data/wav.js';
-import { ModalfuseError } from '../../errors.js';
+import { decodeWav } from '../data/wav.js';
+import { ModalfuseError } from '../errors.js';
 import {
   prepareAudio,
   prepareImage,
@@ -19,8 +19,8 @@ import {
   IMAGE_SIDE,
   type AvmnistTransforms,
   type AvmnistTransformsInfo,
-} from './transforms.js';
-import type { PrepareAudio, PrepareContext, PrepareImage } from '../../web/prepare.js';
+} from '../datasets/avmnist/transforms.js';
+import type { PrepareAudio, PrepareContext, PrepareImage } from './prepare.js';
 
 /** The model's `transforms` entry as attachTransforms writes it. */
 interface TransformsRef {
