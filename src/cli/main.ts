@@ -378,6 +378,9 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
   const method = need(opts.method as string | undefined, '--method');
   const save = need(opts.save as string | undefined, '--save');
   const modalityDropout = takeModalityDropout(opts);
+  // Before the long work: the model folder can be written there, and replaces nothing without --force.
+  const { checkModelDestination } = await import('../models/folder_node.js');
+  checkModelDestination(save, !!opts.force);
   const { loadDataset, FusionModel, train, evaluate, avmnistDataDir, attachTransforms } = await backend(cmd);
   const data = await loadDataset(datasetName);
   const seed = (opts.seed as number | undefined) ?? 1;
@@ -394,19 +397,20 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
   const tr = await train(fm, data, { ...training, log: note });
   const split = evalSplit(data);
   const ev = evaluate(fm, data, { split });
-  await fm.save(save, {
-    dataset: data.name,
-    metrics: ev.metrics,
-    metricsSplit: split,
-    history: tr.history,
-    training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
-  });
   // AV-MNIST: the model folder carries the data's transforms, so predict and the browser can prepare raw inputs.
   const transformsFrom = avmnistDataDir(data, datasetName);
-  if (transformsFrom) {
-    attachTransforms(save, transformsFrom);
-    note(`attached the AV-MNIST transforms of ${transformsFrom} (predict --image/--wav and the demo page prepare raw inputs with them)`);
-  }
+  await fm.save(
+    save,
+    {
+      dataset: data.name,
+      metrics: ev.metrics,
+      metricsSplit: split,
+      history: tr.history,
+      training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
+    },
+    { overwrite: !!opts.force, prepare: transformsFrom ? (tmp) => attachTransforms(tmp, transformsFrom) : undefined },
+  );
+  if (transformsFrom) note(`attached the AV-MNIST transforms of ${transformsFrom} (predict --image/--wav and the demo page prepare raw inputs with them)`);
   note(`trained ${tr.epochsRun} epochs in ${tr.trainSeconds.toFixed(1)}s (${Math.round(tr.trainSamplesPerSec).toLocaleString('en-US')} samples/s; best epoch ${tr.bestEpoch}); model saved to ${save}`);
   fm.dispose();
   out(resultLine(data.name, fm.method, split, ev.metrics));
@@ -615,6 +619,7 @@ function buildProgram(): Command {
     .option('--patience <n>', 'early stopping: epochs without improvement (default 5; 0: off)', intArg(0))
     .option('--config <file>', 'JSON file with these options (and method options); the command line wins')
     .option('--save <dir>', 'model folder to write')
+    .option('--force', 'replace a model folder already at --save')
     .action((o, c) => cmdTrain(o, c));
 
   program

@@ -29,7 +29,7 @@ import { fusionModelCost } from './cost.js';
 import { evaluate } from './evaluate.js';
 import { primaryMetric, type Metrics } from './metrics.js';
 import { BENCH_DEFAULTS } from './bench_defaults.js';
-import { robustnessSweep } from './robustness.js';
+import { robustnessSweep, type RobustnessEntry } from './robustness.js';
 
 export { BENCH_DEFAULTS };
 
@@ -74,13 +74,7 @@ export interface BenchHistoryEntry {
   seconds?: number;
 }
 
-/** Metrics under a corrupted modality (written by robustness sweeps). */
-export interface RobustnessEntry {
-  modality: string;
-  corruption: string;
-  level: number;
-  metrics: Metrics;
-}
+export type { RobustnessEntry } from './robustness.js';
 
 export interface BenchMethodResult {
   method: string;

@@ -16,8 +16,15 @@ import { sizeOf, type Dataset, type ModalitySpec, type SplitName, type TaskSpec 
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
-import type { RobustnessEntry } from './bench.js';
 import { computeMetrics, type Metrics } from './metrics.js';
+
+/** Metrics under a corrupted modality (written by robustness sweeps). */
+export interface RobustnessEntry {
+  modality: string;
+  corruption: string;
+  level: number;
+  metrics: Metrics;
+}
 
 export type CorruptionKind = 'missing' | 'noise';
 

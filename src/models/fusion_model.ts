@@ -11,38 +11,23 @@ import { tf, tfl } from '../backend/index.js';
 import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
 import { sizeOf, taskWidth, type SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
-import type { DataSpec, Options } from '../registry/index.js';
+import { getMethod, incompatibility, resolveOptions, type DataSpec, type Options } from '../registry/index.js';
 import { LIBRARY } from '../version.js';
 import { compose } from './compose.js';
+import { checkFeatures, checkSampleCount } from './input_check.js';
+import { MODEL_META, type ModelMeta, type SaveOptions } from './model_meta.js';
+import { validateModelMeta } from './meta_check.js';
+import { checkModelSize } from './size_limit.js';
 import '../fusion/index.js';
 import '../encoders/index.js';
 
-export const MODEL_META = 'modalfuse.json';
-
-export interface ModelMeta {
-  schemaVersion: 1;
-  library: string;
-  method: string;
-  options: Options;
-  seed: number;
-  dataset: string;
-  task: DataSpec['task'];
-  modalities: DataSpec['modalities'];
-  inputModalities: string[];
-  auxNames: string[];
-  trainMain: boolean;
-  auxWeight: number;
-  preprocessing: Record<string, Standardizer>;
-  classes?: string[];
-  metrics?: Record<string, number>;
-  history?: unknown[];
-  [key: string]: unknown;
-}
+export { MODEL_META, type ModelMeta, type SaveOptions } from './model_meta.js';
 
 export interface CreateOptions {
   seed?: number;
   dataset?: string;
 }
+
 
 export class FusionModel {
   readonly model: tfl.LayersModel;
@@ -56,6 +41,9 @@ export class FusionModel {
   /** Build a new, untrained model of `method` for data of shape `spec`. */
   static create(method: string, spec: DataSpec, options: Record<string, unknown> = {}, opts: CreateOptions = {}): FusionModel {
     const seed = opts.seed ?? 1;
+    const entry = getMethod(method, spec);
+    const resolved = resolveOptions(entry, options);
+    if (!incompatibility(entry, spec, resolved)) checkModelSize(entry, spec, resolved); // before anything is built
     const c = compose(method, spec, options, seed);
     const preprocessing: Record<string, Standardizer> = {};
     for (const m of Object.keys(spec.modalities).sort()) {
@@ -132,11 +120,14 @@ export class FusionModel {
    * `n` samples of raw (not yet preprocessed) features; row-major [n, outWidth].
    */
   predictRaw(features: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
+    checkFeatures(features, n, this.inputModalities, this.meta.modalities);
     const pre = this.preprocess(features);
     return this.predictPreprocessed(pre, n, batchSize);
   }
 
   predictPreprocessed(pre: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
+    checkFeatures(pre, n, this.inputModalities, this.meta.modalities, false);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModalfuseError('bad batch size for prediction', { expected: 'an integer >= 1', found: String(batchSize) });
     const k = this.outWidth;
     const out = new Float32Array(n * k);
     for (let s = 0; s < n; s += batchSize) {
@@ -154,14 +145,18 @@ export class FusionModel {
 
   /** Probabilities (classification: softmax; multi-label: sigmoid); values for regression. */
   predict(features: Record<string, Float32Array>, n: number, batchSize = 256): Float32Array {
+    checkSampleCount(n);
     const raw = this.predictRaw(features, n, batchSize);
     return rawToOutput(raw, this.meta.task.kind, this.outWidth);
   }
 
-  /** Save the model folder (Node only). */
-  async save(dir: string, extra: Partial<ModelMeta> = {}): Promise<void> {
+  /**
+   * Save the model folder (Node only), atomically: a process killed at any moment leaves the
+   * old folder or the new one. `modalfuse.json` records the size and SHA-256 of the network files.
+   */
+  async save(dir: string, extra: Partial<ModelMeta> = {}, opts: SaveOptions = {}): Promise<void> {
     const { writeModelFolder } = await import('./folder_node.js');
-    await writeModelFolder(dir, this.model, () => Object.assign(this.meta, extra));
+    await writeModelFolder(dir, this.model, () => Object.assign(this.meta, extra), opts);
   }
 
   /** Load a model folder written by `save` (or `modalfuse train --save`) (Node only). */
@@ -220,10 +215,9 @@ export class FusionModel {
   }
 }
 
-/** Checks the parts of `modalfuse.json` every loader relies on. */
+/** Checks every part of `modalfuse.json` a loader relies on (src/models/meta_check.ts). */
 export function checkMeta(meta: ModelMeta, file: string): void {
-  if (meta === null || typeof meta !== 'object') throw new ModalfuseError('unreadable model metadata: not a JSON object', { file });
-  if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file, expected: 1, found: meta.schemaVersion });
+  validateModelMeta(meta, file);
 }
 
 /** Raw outputs -> probabilities (classification, multi-label) or values (regression). */

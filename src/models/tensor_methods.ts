@@ -111,6 +111,17 @@ function vectorMethodCost(spec: DataSpec, o: Options, fusion: (widths: number[])
   return finish(acc);
 }
 
+/**
+ * Cost of the default encoder of one modality followed by the configured head: a lower
+ * bound of any method's model that encodes that modality (src/models/size_limit.ts).
+ */
+export function encoderAndHeadCost(spec: DataSpec, modality: string, o: Options): Cost {
+  const acc: Acc = { params: 0, flops: 0, acts: 0 };
+  const w = encoderEstimate(spec.modalities[modality], o, acc);
+  headEstimate(w, o, taskWidth(spec.task), acc);
+  return finish(acc);
+}
+
 function encodedWidths(spec: DataSpec, o: Options): number[] {
   const scratch: Acc = { params: 0, flops: 0, acts: 0 };
   return Object.keys(spec.modalities)
