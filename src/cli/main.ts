@@ -6,6 +6,7 @@
  * exits 1 (its stack only with MODALFUSE_DEBUG=1).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { BackendName } from '../backend/index.js';
@@ -15,6 +16,8 @@ import { IMPORT_DEFAULTS, importDataset } from '../data/import.js';
 import { BENCH_DEFAULTS } from '../eval/bench_defaults.js';
 import type { MethodEntry, OptionSpec } from '../registry/types.js';
 import { VERSION } from '../version.js';
+import { checkWritableDir, writeFileAtomic } from '../util/atomic_dir.js';
+import { withoutBom } from '../util/bom.js';
 
 // The library (and TensorFlow.js with it) loads only when a command runs, so that usage
 // errors and --help answer at once.
@@ -147,7 +150,7 @@ function readConfig(file: string): Record<string, unknown> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(withoutBom(text));
   } catch (e) {
     throw new ModalfuseError(`config file is not valid JSON: ${(e as Error).message}`, { file });
   }
@@ -301,7 +304,7 @@ const BUILDABLE = ['avmnist'];
 async function cmdDataBuild(name: string, opts: Record<string, unknown>): Promise<void> {
   if (!BUILDABLE.includes(name)) throw new ModalfuseError(`unknown data set to build: "${name}"`, { expected: BUILDABLE, found: name });
   const { avmnistCachePath, buildAvmnist, loadAvmnist } = await import('../data/avmnist.js');
-  const { readManifest } = await import('../data/folder.js');
+  const { readManifest, checkDatasetDestination, datasetReplaceRule } = await import('../data/folder.js');
   const t0 = performance.now();
   const o = {
     fsdd: opts.fsdd as string | undefined,
@@ -313,21 +316,26 @@ async function cmdDataBuild(name: string, opts: Record<string, unknown>): Promis
   };
   let dir: string;
   let built = true;
+  const { replaceDir } = await import('../util/atomic_dir.js');
   if (opts.out !== undefined) {
     dir = path.resolve(opts.out as string);
-    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
-      if (!opts.force) throw new ModalfuseError('the output folder exists and is not empty (use --force to replace it)', { file: dir });
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    await buildAvmnist({ ...o, out: dir });
+    // Before the build: the folder can be written, and only a data set is ever replaced (with --force).
+    checkDatasetDestination(dir, !!opts.force);
+    await replaceDir(dir, { mayReplace: datasetReplaceRule(!!opts.force) }, async (tmp) => {
+      await buildAvmnist({ ...o, out: tmp });
+    });
   } else {
     // The cache folder that `--dataset avmnist` (with these settings) reads.
     dir = avmnistCachePath(o);
     const exists = fs.existsSync(path.join(dir, 'dataset.json'));
-    if (exists && opts.force) fs.rmSync(dir, { recursive: true, force: true });
     if (exists && !opts.force) {
       built = false;
       note(`avmnist: already built in ${dir} (--force rebuilds it)`);
+    } else if (exists) {
+      // The old build stays in place until the new one is complete.
+      await replaceDir(dir, { mayReplace: datasetReplaceRule(true) }, async (tmp) => {
+        await buildAvmnist({ ...o, out: tmp });
+      });
     } else {
       await loadAvmnist(o);
     }
@@ -468,7 +476,7 @@ async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<
   if (opts.out) {
     try {
       fs.mkdirSync(path.dirname(path.resolve(opts.out as string)), { recursive: true });
-      fs.writeFileSync(opts.out as string, text);
+      writeFileAtomic(opts.out as string, text);
     } catch (e) {
       throw new ModalfuseError(`cannot write predictions (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file: opts.out as string });
     }
@@ -498,8 +506,9 @@ const BENCH_KEYS: Record<string, Converter> = {
 async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
   applyConfig(cmd, opts, BENCH_KEYS);
   const modalityDropout = takeModalityDropout(opts);
-  const { runBenchSuite, writeReport, formatResultsTable } = await backend(cmd);
   const dir = (opts.out as string | undefined) ?? 'report';
+  checkWritableDir(dir, '--out'); // before the long work
+  const { runBenchSuite, writeReport, formatResultsTable } = await backend(cmd);
   const results = await runBenchSuite({
     datasets: opts.dataset as string[] | undefined,
     methods: opts.methods as string[] | undefined,
@@ -518,9 +527,18 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
     endToEnd: opts.endToEnd as string[] | boolean | undefined,
     log: note,
   });
-  const { resultsFile, reportFile } = writeReport(dir, results);
   out(formatResultsTable(results).trimEnd());
-  note(`wrote ${resultsFile} and ${reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
+  let written: { resultsFile: string; reportFile: string };
+  try {
+    written = writeReport(dir, results);
+  } catch (e) {
+    // The results of a long run are not lost: they go to a fresh temporary folder, and the error says where.
+    if (!(e instanceof ModalfuseError)) throw e;
+    const rescue = fs.mkdtempSync(path.join(os.tmpdir(), 'modalfuse-report-'));
+    const saved = writeReport(rescue, results);
+    throw new ModalfuseError(`${oneLine(e.message)}; the results were written to ${saved.resultsFile} instead`, { file: dir });
+  }
+  note(`wrote ${written.resultsFile} and ${written.reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
 }
 
 async function cmdDemo(opts: Record<string, unknown>): Promise<void> {

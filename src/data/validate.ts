@@ -58,8 +58,12 @@ export function validateTask(task: unknown, file?: string): TaskSpec {
     });
   }
   switch (task.kind) {
-    case 'classification':
-      return { kind: 'classification', classes: checkNameList(task.classes, 'classes', file) };
+    case 'classification': {
+      const classes = checkNameList(task.classes, 'classes', file);
+      // One class has nothing to tell apart (and tfjs's oneHot would fail deep inside training).
+      if (classes.length < 2) throw new ModalfuseError('classification needs at least two classes', { file, expected: 'task.classes with 2 or more names', found: classes });
+      return { kind: 'classification', classes };
+    }
     case 'regression':
       return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file) };
     case 'multilabel':

@@ -11,6 +11,7 @@ import { SPLITS, sizeOf, type SplitName } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import type { DataSpec } from '../registry/index.js';
+import { withoutBom } from '../util/bom.js';
 
 export interface PredictionInput {
   n: number;
@@ -95,7 +96,8 @@ export type JsonlRecordHook = (record: Record<string, unknown>, line: number) =>
 
 /** Parses JSONL text: one object per non-empty line with an array for every modality the model reads. */
 export function parseJsonlInput(text: string, fm: FusionModel, file = '<jsonl>', hook?: JsonlRecordHook): PredictionInput {
-  const lines = text.split(/\r?\n/);
+  // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line, as in the CSV reader.
+  const lines = withoutBom(text).split(/\r?\n/);
   const mods = fm.inputModalities;
   const sizes = mods.map((m) => sizeOf(fm.meta.modalities[m].shape));
   const rows: number[][][] = mods.map(() => []);

@@ -27,6 +27,7 @@ import { decodeWav } from '../data/wav.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import { readPredictionInput, type JsonlRecordHook, type PredictionInput } from './predict.js';
+import { withoutBom } from '../util/bom.js';
 
 /** JSONL keys of raw inputs, per modality of the transforms. */
 export const RAW_KEYS = { image: 'image_raw', audio: 'audio_wav' } as const;
@@ -58,7 +59,7 @@ export function readImageFile(file: string): RawImages {
   if (file.toLowerCase().endsWith('.json')) {
     let json: unknown;
     try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      json = JSON.parse(withoutBom(fs.readFileSync(file, 'utf8')));
     } catch (e) {
       throw new ModalfuseError(`image file is not valid JSON: ${(e as Error).message}`, { file, modality: 'image' });
     }

@@ -28,6 +28,7 @@ import { compose } from './compose.js';
 import { MODEL_META, type ModelMeta, type SaveOptions } from './model_meta.js';
 import { validateModelMeta } from './meta_check.js';
 import { checkModelSize } from './size_limit.js';
+import { withoutBom } from '../util/bom.js';
 
 const MODEL_JSON = 'model.json';
 /** Largest `modalfuse.json` / `model.json` read (they hold no weights). */
@@ -121,7 +122,7 @@ function readJson(f: { file: string; size: number }, shown: string, what: string
   if (f.size > MAX_JSON_BYTES) throw new ModalfuseError(`${what} is too large`, { file: shown, expected: `at most ${MAX_JSON_BYTES} bytes`, found: `${f.size} bytes` });
   const text = fs.readFileSync(f.file, 'utf8');
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return JSON.parse(withoutBom(text));
   } catch (e) {
     throw new ModalfuseError(`${what} is not valid JSON: ${(e as Error).message}`, { file: shown });
   }
@@ -175,7 +176,7 @@ export async function readModelFolder(dir: string): Promise<{ model: tfl.LayersM
   const root = path.resolve(dir);
   recoverDir(root);
   const metaPath = path.join(root, MODEL_META);
-  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new ModalfuseError('model folder not found', { file: root, expected: 'a folder written by `modalfuse train --save DIR`' });
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new ModalfuseError('not a model folder (no such folder)', { file: root, expected: 'a folder written by `modalfuse train --save DIR`' });
   const realRoot = fs.realpathSync(root);
   if (!fs.existsSync(metaPath)) throw new ModalfuseError('not a model folder (modalfuse.json missing)', { file: metaPath });
   const meta = readJson(confinedFile(root, realRoot, MODEL_META, 'the model metadata'), metaPath, 'the model metadata (modalfuse.json)') as ModelMeta;

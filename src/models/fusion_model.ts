@@ -10,6 +10,7 @@
 import { tf, tfl } from '../backend/index.js';
 import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
 import { sizeOf, taskWidth, type SplitData } from '../data/types.js';
+import { validateTask } from '../data/validate.js';
 import { ModalfuseError } from '../errors.js';
 import { getMethod, incompatibility, resolveOptions, type DataSpec, type Options } from '../registry/index.js';
 import { LIBRARY } from '../version.js';
@@ -41,6 +42,7 @@ export class FusionModel {
   /** Build a new, untrained model of `method` for data of shape `spec`. */
   static create(method: string, spec: DataSpec, options: Record<string, unknown> = {}, opts: CreateOptions = {}): FusionModel {
     const seed = opts.seed ?? 1;
+    validateTask(spec.task);
     const entry = getMethod(method, spec);
     const resolved = resolveOptions(entry, options);
     if (!incompatibility(entry, spec, resolved)) checkModelSize(entry, spec, resolved); // before anything is built

@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
 import type { BenchResults } from '../eval/bench.js';
 import { clientRender } from './client.js';
+import { withoutBom } from '../util/bom.js';
+import { writeFileAtomic } from '../util/atomic_dir.js';
 
 export const RESULTS_FILE = 'results.json';
 export const REPORT_FILE = 'index.html';
@@ -131,8 +133,8 @@ export function writeReport(dir: string, results: BenchResults | Record<string, 
   const html = renderReport(results);
   try {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
-    fs.writeFileSync(reportFile, html);
+    writeFileAtomic(resultsFile, JSON.stringify(results, null, 2) + '\n');
+    writeFileAtomic(reportFile, html);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new ModalfuseError(`cannot write the report (${err.code ?? err.message})`, { file: err.path ?? dir });
@@ -151,7 +153,7 @@ export function readResults(file: string): Record<string, unknown> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(withoutBom(text));
   } catch (e) {
     throw new ModalfuseError(`results file is not valid JSON: ${(e as Error).message}`, { file });
   }

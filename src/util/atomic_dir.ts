@@ -210,3 +210,22 @@ export function replaceDirSync(target: string, opts: ReplaceDirOptions, fill: (t
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+/** Writes `file` whole or not at all: a temporary file beside it, flushed, then renamed over it. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const t = path.resolve(file);
+  const tmp = path.join(path.dirname(t), `.${path.basename(t)}${NEW_TAG}${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  try {
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, t);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
