@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { tf, tfl } from '../backend/index.js';
 import { fileHandler } from '../backend/file_io.js';
 import { ModalfuseError } from '../errors.js';
-import { checkWritableDir, recoverDir, replaceDir } from '../util/atomic_dir.js';
+import { checkWritableDir, crashPoint, recoverDir, replaceDir } from '../util/atomic_dir.js';
 import { compose } from './compose.js';
 import { MODEL_META, type ModelMeta, type SaveOptions } from './model_meta.js';
 import { validateModelMeta } from './meta_check.js';
@@ -82,6 +82,7 @@ export function checkModelDestination(dir: string, force: boolean, flag = '--for
 export async function writeModelFolder(dir: string, model: tfl.LayersModel, finalMeta: () => ModelMeta, opts: SaveOptions = {}): Promise<void> {
   await replaceDir(dir, { mayReplace: replaceRule(opts.overwrite ?? true, 'overwrite') }, async (tmp) => {
     await model.save(fileHandler(tmp));
+    crashPoint('network-written');
     const manifest = (JSON.parse(fs.readFileSync(path.join(tmp, MODEL_JSON), 'utf8')) as tf.io.ModelJSON).weightsManifest ?? [];
     const weights = manifest.flatMap((g) => g.paths).map((p) => integrityOf(tmp, path.posix.normalize(p)));
     const meta = { ...finalMeta(), integrity: { model: integrityOf(tmp, MODEL_JSON), weights } };

@@ -28,7 +28,7 @@ function backupOf(target: string): string {
  * Test hook: `MODALFUSE_CRASH_AT=<point>` kills this process (SIGKILL, as a power cut would)
  * when the write reaches `point`; the tests check what a crash there leaves behind.
  */
-function crashPoint(point: string): void {
+export function crashPoint(point: string): void {
   if (process.env.MODALFUSE_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
 }
 
