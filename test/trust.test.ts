@@ -657,3 +657,71 @@ test('13: option values are checked against the cost estimate before anything is
   const b = run(['bench', '--dataset', dataDir, '--methods', 'concat', '--set', 'hidden=100000000', '--out', path.join(tmp, 'r13')], {}, 60_000);
   userError(b, 'over the limit maxMemoryMB');
 });
+
+// ------------------------------------------------------------------ siblings
+
+test('1 (sibling): a re-save keeps what else the model folder holds (a README, a checkpoint\'s resume/ folder), and replaces only the network', async () => {
+  const dir = await modelDir('resave');
+  fs.writeFileSync(path.join(dir, 'README.txt'), 'notes on this model');
+  fs.mkdirSync(path.join(dir, 'resume'));
+  fs.writeFileSync(path.join(dir, 'resume', 'state.json'), '{}');
+  await fmB.save(dir);
+  assert.equal(fs.readFileSync(path.join(dir, 'README.txt'), 'utf8'), 'notes on this model');
+  assert.equal(fs.readFileSync(path.join(dir, 'resume', 'state.json'), 'utf8'), '{}');
+  const fm = await FusionModel.load(dir);
+  assert.ok(samePredictions(fm, probB));
+  fm.dispose();
+});
+
+test('6 (sibling): a device, a pipe or a folder where a user names a file is refused with one line, never read', async () => {
+  const fifo = path.join(tmp, 'pipe.jsonl');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const d = await modelDir('dev');
+  userError(run(['predict', '--model', d, '--input', '/dev/zero'], {}, 30_000), 'not a regular file', '/dev/zero');
+  userError(run(['predict', '--model', d, '--input', fifo], {}, 30_000), 'not a regular file', 'a pipe');
+  userError(run(['train', '--config', '/dev/zero'], {}, 30_000), 'not a regular file');
+  userError(run(['report', fifo], {}, 30_000), 'not a regular file');
+  // A dataset folder whose array is a link to a device
+  const folder = path.join(tmp, 'dev-data');
+  writeDatasetFolder(folder, data);
+  fs.rmSync(path.join(folder, 'a.test.npy'));
+  fs.symlinkSync('/dev/zero', path.join(folder, 'a.test.npy'));
+  userError(run(['predict', '--model', d, '--input', folder], {}, 30_000), 'not a regular file', 'a.test.npy');
+});
+
+test('2, 6 (sibling): FusionModel.loadUrl checks sizes, checksums and paths as FusionModel.load does', async () => {
+  const d = await modelDir('url');
+  const demo = await serveDemo({ modelDir: d, port: 0 });
+  try {
+    const fm = await FusionModel.loadUrl(`${demo.url}model/`);
+    assert.ok(samePredictions(fm, probA));
+    fm.dispose();
+    const b = fs.readFileSync(path.join(d, 'weights.bin'));
+    b[10] ^= 0xff;
+    fs.writeFileSync(path.join(d, 'weights.bin'), b);
+    await assert.rejects(FusionModel.loadUrl(`${demo.url}model/`), (e: unknown) => e instanceof ModalfuseError && /weights\.bin does not match its SHA-256/.test(e.message));
+    const mj = readJson(path.join(d, 'model.json'));
+    mj.weightsManifest[0].paths = ['../lib/modalfuse.js'];
+    writeJson(path.join(d, 'model.json'), mj);
+    reseal(d);
+    await assert.rejects(FusionModel.loadUrl(`${demo.url}model/`), (e: unknown) => e instanceof ModalfuseError && /lies outside the model folder/.test(e.message));
+    const meta = readJson(path.join(d, 'modalfuse.json'));
+    meta.options.hidden = 100_000_000;
+    writeJson(path.join(d, 'modalfuse.json'), meta);
+    await assert.rejects(FusionModel.loadUrl(`${demo.url}model/`), (e: unknown) => e instanceof ModalfuseError && /maxMemoryMB/.test(e.message));
+  } finally {
+    await demo.close();
+  }
+});
+
+test('4, 5 (siblings): predict --out onto a folder or /proc is refused before predicting; a method listed twice in bench is refused', async () => {
+  const d = await modelDir('out');
+  const folder = path.join(tmp, 'a-folder');
+  fs.mkdirSync(folder, { recursive: true });
+  userError(run(['predict', '--model', d, '--input', jsonl, '--out', folder]), '--out', 'not a regular file');
+  userError(run(['predict', '--model', d, '--input', jsonl, '--out', '/proc/predictions.jsonl']), '--out', '/proc is a system file system');
+  const out = path.join(tmp, 'preds', 'p.jsonl');
+  assert.equal(ok(run(['predict', '--model', d, '--input', jsonl, '--out', out])).stdout, '');
+  assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 1);
+  userError(run(['bench', '--dataset', dataDir, '--methods', 'concat,sum,concat', '--out', path.join(tmp, 'r45')]), 'method "concat" is listed twice');
+});

@@ -16,8 +16,9 @@ import { IMPORT_DEFAULTS, importDataset } from '../data/import.js';
 import { BENCH_DEFAULTS } from '../eval/bench_defaults.js';
 import type { MethodEntry, OptionSpec } from '../registry/types.js';
 import { VERSION } from '../version.js';
-import { checkWritableDir, writeFileAtomic } from '../util/atomic_dir.js';
+import { checkWritableDir, checkWritableFile, writeFileAtomic } from '../util/atomic_dir.js';
 import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 // The library (and TensorFlow.js with it) loads only when a command runs, so that usage
 // errors and --help answer at once.
@@ -142,6 +143,7 @@ const bool: Converter = (v) => {
 
 function readConfig(file: string): Record<string, unknown> {
   let text: string;
+  checkRegularFile(file, 'a JSON config file');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
@@ -456,6 +458,7 @@ async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<
   if (opts.input === undefined && opts.image === undefined && opts.wav === undefined) {
     throw new ModalfuseError('missing --input (a dataset folder or JSONL), or --image / --wav for a model trained on avmnist');
   }
+  if (opts.out) checkWritableFile(opts.out as string, '--out'); // before the model is loaded and run
   const { FusionModel, readPredictSources, predictRecords } = await backend(cmd);
   const fm = await FusionModel.load(opts.model as string);
   const input = readPredictSources(

@@ -47,6 +47,8 @@ import { readNpy, toFloat32, writeNpy } from './npy.js';
 import { fitPcaFraction, pcaReconstruct } from './pca.js';
 import { registerDatasetResolver, type ResolveOptions } from './resolve.js';
 import type { Dataset, SplitData, SplitName } from './types.js';
+import { checkRegularFile } from '../util/regular_file.js';
+import { writeFileAtomic } from '../util/atomic_dir.js';
 
 export * from './avmnist_transforms.js';
 export { decodeWav } from './wav.js';
@@ -104,6 +106,7 @@ export interface IdxArray {
 /** Reads an IDX file of unsigned bytes (gzip-compressed when it starts with the gzip magic). */
 export function readIdx(file: string): IdxArray {
   let bytes: Buffer;
+  checkRegularFile(file);
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
@@ -358,6 +361,7 @@ export async function buildAvmnist(opts: BuildAvmnistOptions = {}): Promise<Data
     for (const r of chosen[s]) {
       if (clean.has(r.file)) continue;
       const file = path.join(fdir, r.file);
+      checkRegularFile(file, 'a WAV file');
       const { samples, sampleRate } = decodeWav(fs.readFileSync(file), file);
       const x = sampleRate === p.sampleRate ? samples : (resampled++, resample(samples, sampleRate, p.sampleRate));
       clean.set(r.file, centreToLength(normalizeLevel(x), p.length));
@@ -518,7 +522,7 @@ export function attachTransforms(modelDir: string, dataDir: string): void {
     dataset: described.dataset,
     modalities: described.modalities,
   };
-  fs.writeFileSync(metaFile, JSON.stringify(meta, null, 2));
+  writeFileAtomic(metaFile, JSON.stringify(meta, null, 2));
 }
 
 /** The transforms recorded in a model folder by `attachTransforms`, or null when it has none. */

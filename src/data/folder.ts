@@ -22,6 +22,7 @@ import {
   type TaskSpec,
 } from './types.js';
 import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export const MANIFEST_FILE = 'dataset.json';
 
@@ -40,6 +41,7 @@ function sameShape(a: number[], b: number[]): boolean {
 export function readManifest(dir: string): DatasetManifest {
   const file = path.join(dir, MANIFEST_FILE);
   let text: string;
+  checkRegularFile(file, 'a dataset.json');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {

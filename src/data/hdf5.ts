@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { ModalfuseError } from '../errors.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 type H5 = typeof import('h5wasm/node').default;
 
@@ -38,6 +39,7 @@ const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]; // \x89HDF\r
  * stack to stderr and not throw).
  */
 function checkHdf5File(file: string): void {
+  checkRegularFile(file, 'an HDF5 file'); // a pipe would block the open below
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');

@@ -227,6 +227,8 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
   // Explicit method names must each name a method of at least one data set.
   if (opts.methods) {
     if (opts.methods.length === 0) throw new ModalfuseError('no methods given', { expected: 'at least one method name', found: '[]' });
+    const twice = opts.methods.find((m, i) => opts.methods!.indexOf(m) !== i);
+    if (twice !== undefined) throw new ModalfuseError(`method "${twice}" is listed twice (results are keyed by method)`, { expected: 'distinct method names', found: opts.methods });
     for (const m of opts.methods) {
       let firstError: unknown = null;
       let ok = false;

@@ -12,6 +12,7 @@ import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import type { DataSpec } from '../registry/index.js';
 import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export interface PredictionInput {
   n: number;
@@ -156,6 +157,7 @@ export function readPredictionInput(input: string, fm: FusionModel, split?: Spli
     throw new ModalfuseError(code === 'ENOENT' ? 'input not found' : `cannot read input (${code})`, { file: input, expected: 'a dataset folder or a JSONL file' });
   }
   if (st.isDirectory()) return readFolderInput(input, fm, split);
+  checkRegularFile(input, 'a dataset folder or a JSONL file');
   let text: string;
   try {
     text = fs.readFileSync(input, 'utf8');

@@ -24,21 +24,15 @@ import { tf, tfl } from '../backend/index.js';
 import { fileHandler } from '../backend/file_io.js';
 import { ModalfuseError } from '../errors.js';
 import { checkWritableDir, crashPoint, recoverDir, replaceDir } from '../util/atomic_dir.js';
-import { compose } from './compose.js';
+import { checkGroupSize, checkIntegrity, checkIntegrityList, checkManifest, composeFromMeta, integrityRecord, matchManifest, setManifestWeights, type FileIntegrity } from './folder_check.js';
 import { MODEL_META, type ModelMeta, type SaveOptions } from './model_meta.js';
 import { validateModelMeta } from './meta_check.js';
-import { checkModelSize } from './size_limit.js';
 import { withoutBom } from '../util/bom.js';
 
 const MODEL_JSON = 'model.json';
 /** Largest `modalfuse.json` / `model.json` read (they hold no weights). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
-export interface FileIntegrity {
-  path: string;
-  bytes: number;
-  sha256: string;
-}
 
 function sha256(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');
@@ -88,7 +82,29 @@ export async function writeModelFolder(dir: string, model: tfl.LayersModel, fina
     const meta = { ...finalMeta(), integrity: { model: integrityOf(tmp, MODEL_JSON), weights } };
     fs.writeFileSync(path.join(tmp, MODEL_META), JSON.stringify(meta, null, 2));
     opts.prepare?.(tmp);
+    carryOver(path.resolve(dir), tmp);
   });
+}
+
+/**
+ * What else the old folder holds (a README, a checkpoint's `resume/` folder, ...) is copied
+ * into the new one: a save replaces the model, not what was put beside it. The old network
+ * files are not carried.
+ */
+function carryOver(old: string, tmp: string): void {
+  if (!isModelFolder(old)) return;
+  const owned = new Set([MODEL_JSON, MODEL_META]);
+  try {
+    const mj = JSON.parse(fs.readFileSync(path.join(old, MODEL_JSON), 'utf8')) as tf.io.ModelJSON;
+    for (const g of mj.weightsManifest ?? []) for (const p of g.paths) owned.add(path.posix.normalize(p).split('/')[0]);
+  } catch {
+    // an unreadable old model.json: its weights file has the default name
+  }
+  owned.add('weights.bin');
+  for (const name of fs.readdirSync(old)) {
+    if (owned.has(name) || fs.existsSync(path.join(tmp, name))) continue;
+    fs.cpSync(path.join(old, name), path.join(tmp, name), { recursive: true, verbatimSymlinks: true });
+  }
 }
 
 // ------------------------------------------------------------------ reading
@@ -129,50 +145,6 @@ function readJson(f: { file: string; size: number }, shown: string, what: string
   }
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
-const QUANT_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
-
-interface WeightGroup {
-  paths: string[];
-  weights: tf.io.WeightsManifestEntry[];
-}
-
-/** The weights manifest of `model.json`, checked; returns the groups and the bytes each declares. */
-function checkManifest(json: unknown, file: string): { groups: WeightGroup[]; bytes: number[] } {
-  const bad = (why: string, found?: unknown): never => {
-    throw new ModalfuseError(`bad weights manifest: ${why}`, { file, found: found === undefined ? undefined : JSON.stringify(found)?.slice(0, 80) });
-  };
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('model.json is not a JSON object');
-  const manifest = (json as tf.io.ModelJSON).weightsManifest;
-  if (!Array.isArray(manifest)) bad('weightsManifest is not a list', manifest);
-  const groups: WeightGroup[] = [];
-  const bytes: number[] = [];
-  for (const g of manifest) {
-    if (typeof g !== 'object' || g === null || !Array.isArray(g.paths) || !Array.isArray(g.weights)) bad('a group lacks "paths" or "weights"', g);
-    let total = 0;
-    for (const w of g.weights) {
-      if (typeof w !== 'object' || w === null || typeof w.name !== 'string') bad('a weight has no name', w);
-      if (!Array.isArray(w.shape) || !w.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0)) bad(`weight "${w.name}" has a bad shape`, w.shape);
-      const per = w.quantization ? QUANT_BYTES[w.quantization.dtype as string] : DTYPE_BYTES[w.dtype];
-      if (per === undefined) bad(`weight "${w.name}" has an unsupported dtype`, w.quantization?.dtype ?? w.dtype);
-      total += per * w.shape.reduce((a: number, b: number) => a * b, 1);
-    }
-    groups.push({ paths: g.paths, weights: g.weights });
-    bytes.push(total);
-  }
-  return { groups, bytes };
-}
-
-function checkIntegrity(recorded: unknown, rel: string, buf: Buffer, shown: string, metaFile: string): void {
-  const r = recorded as Partial<FileIntegrity> | undefined;
-  if (!r || typeof r.sha256 !== 'string' || typeof r.bytes !== 'number') {
-    throw new ModalfuseError(`${rel} is not recorded in the model metadata's integrity list`, { file: metaFile, expected: 'the size and SHA-256 of every network file' });
-  }
-  if (buf.length !== r.bytes) throw new ModalfuseError(`${rel} has the wrong size (truncated, extended or replaced)`, { file: shown, expected: `${r.bytes} bytes`, found: `${buf.length} bytes` });
-  const h = sha256(buf);
-  if (h !== r.sha256) throw new ModalfuseError(`${rel} does not match its SHA-256 in the model metadata (corrupted or replaced)`, { file: shown, expected: r.sha256, found: h });
-}
-
 export async function readModelFolder(dir: string): Promise<{ model: tfl.LayersModel; meta: ModelMeta }> {
   const root = path.resolve(dir);
   recoverDir(root);
@@ -182,16 +154,15 @@ export async function readModelFolder(dir: string): Promise<{ model: tfl.LayersM
   if (!fs.existsSync(metaPath)) throw new ModalfuseError('not a model folder (modalfuse.json missing)', { file: metaPath });
   const meta = readJson(confinedFile(root, realRoot, MODEL_META, 'the model metadata'), metaPath, 'the model metadata (modalfuse.json)') as ModelMeta;
   const { entry, options } = validateModelMeta(meta, metaPath);
-  const spec = { task: meta.task, modalities: meta.modalities };
 
   const jsonPath = path.join(root, MODEL_JSON);
   const jsonFile = confinedFile(root, realRoot, MODEL_JSON, 'the network file model.json');
-  const integrity = meta.integrity as { model?: FileIntegrity; weights?: FileIntegrity[] } | undefined;
-  if (integrity !== undefined) {
-    if (typeof integrity !== 'object' || integrity === null || !Array.isArray(integrity.weights)) {
-      throw new ModalfuseError('bad "integrity" in the model metadata', { file: metaPath, expected: '{ "model": {...}, "weights": [...] }' });
+  const integrity = integrityRecord(meta, metaPath);
+  if (integrity) {
+    if (jsonFile.size <= MAX_JSON_BYTES) {
+      const buf = fs.readFileSync(jsonFile.file);
+      checkIntegrity(integrity.model, MODEL_JSON, buf.length, sha256(buf), jsonPath, metaPath);
     }
-    if (jsonFile.size <= MAX_JSON_BYTES) checkIntegrity(integrity.model, MODEL_JSON, fs.readFileSync(jsonFile.file), jsonPath, metaPath);
   }
   const { groups, bytes } = checkManifest(readJson(jsonFile, jsonPath, 'the network file model.json'), jsonPath);
 
@@ -204,66 +175,21 @@ export async function readModelFolder(dir: string): Promise<{ model: tfl.LayersM
       size += f.size;
       files.push({ rel: path.posix.normalize(p), file: f.file, shown: path.join(root, p) });
     }
-    if (size !== bytes[gi]) {
-      throw new ModalfuseError(`the weights files ${g.paths.join(', ')} hold ${size} bytes, the manifest declares ${bytes[gi]}${size < bytes[gi] ? ' (truncated?)' : ' (extra bytes)'}`, {
-        file: path.join(root, g.paths[0] ?? MODEL_JSON),
-        expected: `${bytes[gi]} bytes`,
-        found: `${size} bytes`,
-      });
-    }
+    checkGroupSize(g, size, bytes[gi], path.join(root, g.paths[0] ?? MODEL_JSON));
   });
 
-  // The network, rebuilt from the metadata: its size is checked before it is built.
-  let composed: ReturnType<typeof compose>;
+  // The network, rebuilt from the metadata (its size checked first); the weights set by name and shape.
+  const model = composeFromMeta(meta, entry, options, metaPath);
   try {
-    checkModelSize(entry, spec, options);
-    composed = compose(meta.method, spec, meta.options, meta.seed);
-  } catch (e) {
-    if (e instanceof ModalfuseError) throw new ModalfuseError(`the model metadata does not describe a model this version builds: ${e.message}`, { file: metaPath });
-    throw e;
-  }
-  const model = composed.model;
-  try {
-    if (composed.inputModalities.join(',') !== meta.inputModalities.join(',')) {
-      throw new ModalfuseError('"inputModalities" in the model metadata disagrees with its method', { file: metaPath, expected: composed.inputModalities, found: meta.inputModalities });
-    }
-    const specs = groups.flatMap((g) => g.weights);
-    const byName = new Map(specs.map((s) => [s.name, s]));
-    if (byName.size !== specs.length) throw new ModalfuseError('bad weights manifest: a weight name appears twice', { file: jsonPath });
-    const want = model.weights;
-    if (want.length !== specs.length) {
-      throw new ModalfuseError('the weights do not match the model that modalfuse.json describes', { file: jsonPath, expected: `${want.length} weights`, found: `${specs.length} weights` });
-    }
-    for (const w of want) {
-      const s = byName.get(w.originalName);
-      if (!s || s.shape.join('x') !== w.shape.join('x')) {
-        throw new ModalfuseError(`the weights do not match the model that modalfuse.json describes (weight "${w.originalName}")`, {
-          file: jsonPath,
-          expected: `shape [${w.shape.join(', ')}]`,
-          found: s ? `shape [${s.shape.join(', ')}]` : 'no such weight',
-        });
-      }
-    }
+    const specs = matchManifest(model, groups, jsonPath);
     const buffers: Buffer[] = [];
     for (const f of files) {
       const buf = fs.readFileSync(f.file);
-      if (integrity !== undefined) checkIntegrity(integrity.weights!.find((r) => r?.path === f.rel), f.rel, buf, f.shown, metaPath);
+      if (integrity) checkIntegrity(integrity.weights.find((r) => r?.path === f.rel), f.rel, buf.length, sha256(buf), f.shown, metaPath);
       buffers.push(buf);
     }
-    if (integrity !== undefined && integrity.weights!.length !== files.length) {
-      throw new ModalfuseError('the weights files differ from those the model metadata records', { file: jsonPath, expected: integrity.weights!.map((r) => r?.path), found: files.map((f) => f.rel) });
-    }
-    const joined = Buffer.concat(buffers);
-    const named = tf.io.decodeWeights(joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer, specs);
-    try {
-      for (const w of want) {
-        const t = named[w.originalName];
-        if (t.dtype !== w.dtype) throw new ModalfuseError(`weight "${w.originalName}" has the wrong dtype`, { file: jsonPath, expected: w.dtype, found: t.dtype });
-      }
-      model.setWeights(want.map((w) => named[w.originalName]));
-    } finally {
-      for (const t of Object.values(named)) t.dispose();
-    }
+    if (integrity) checkIntegrityList(integrity.weights, files.map((f) => f.rel), jsonPath);
+    setManifestWeights(model, specs, Buffer.concat(buffers), jsonPath);
   } catch (e) {
     model.dispose();
     throw e;

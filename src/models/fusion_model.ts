@@ -12,10 +12,12 @@ import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/
 import { sizeOf, taskWidth, type SplitData } from '../data/types.js';
 import { validateTask } from '../data/validate.js';
 import { ModalfuseError } from '../errors.js';
-import { getMethod, incompatibility, resolveOptions, type DataSpec, type Options } from '../registry/index.js';
+import { getMethod, incompatibility, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
 import { LIBRARY } from '../version.js';
 import { compose } from './compose.js';
 import { checkFeatures, checkSampleCount } from './input_check.js';
+import { checkGroupSize, checkIntegrity, checkIntegrityList, checkManifest, composeFromMeta, integrityRecord, matchManifest, setManifestWeights } from './folder_check.js';
+import { withoutBom } from '../util/bom.js';
 import { MODEL_META, type ModelMeta, type SaveOptions } from './model_meta.js';
 import { validateModelMeta } from './meta_check.js';
 import { checkModelSize } from './size_limit.js';
@@ -170,7 +172,7 @@ export class FusionModel {
 
   /**
    * Load a model folder from a URL (the folder's URL, e.g. `/model/` in a page, or
-   * `http://host/model/`): `modalfuse.json` by fetch, the network by `tfl.loadLayersModel`.
+   * `http://host/model/`): `modalfuse.json`, `model.json` and the weights by fetch, checked as `load` checks a folder.
    * Works in the browser, in a Web Worker and in Node (global fetch).
    */
   static async loadUrl(url: string, init?: { fetch?: typeof fetch }): Promise<FusionModel> {
@@ -196,15 +198,61 @@ export class FusionModel {
     } catch (e) {
       throw new ModalfuseError(`unreadable model metadata: ${(e as Error).message}`, { file: metaUrl });
     }
-    checkMeta(meta, metaUrl);
-    const modelUrl = new URL('model.json', base).href;
-    let model: tfl.LayersModel;
+    const { entry, options } = validateModelMeta(meta, metaUrl);
     try {
-      model = await tfl.loadLayersModel(tf.io.http(modelUrl, { fetchFunc: doFetch }));
+      return new FusionModel(await FusionModel.networkFromUrl(meta, entry, options, base, metaUrl, doFetch), meta);
     } catch (e) {
-      throw new ModalfuseError(`cannot load the network: ${(e as Error).message}`, { file: modelUrl });
+      if (e instanceof ModalfuseError) throw new ModalfuseError(`cannot load the network: ${e.message}`);
+      throw e;
     }
-    return new FusionModel(model, meta);
+  }
+
+  /** The network of a model folder at `base` (URL), checked as `load` checks a folder on disk. */
+  private static async networkFromUrl(meta: ModelMeta, entry: MethodEntry, options: Options, base: string, metaUrl: string, doFetch: typeof fetch): Promise<tfl.LayersModel> {
+    // As FusionModel.load: sizes and checksums checked, the network rebuilt from the checked metadata.
+    const integrity = integrityRecord(meta, metaUrl);
+    const modelUrl = new URL('model.json', base).href;
+    const jsonBytes = await fetchBytes(doFetch, modelUrl, 'the network file model.json');
+    if (integrity) checkIntegrity(integrity.model, 'model.json', jsonBytes.length, await sha256Hex(jsonBytes), modelUrl, metaUrl);
+    let json: unknown;
+    try {
+      json = JSON.parse(withoutBom(new TextDecoder().decode(jsonBytes)));
+    } catch (e) {
+      throw new ModalfuseError(`the network file model.json is not valid JSON: ${(e as Error).message}`, { file: modelUrl });
+    }
+    const { groups, bytes } = checkManifest(json, modelUrl);
+    const model = composeFromMeta(meta, entry, options, metaUrl);
+    try {
+      const specs = matchManifest(model, groups, modelUrl);
+      const parts: Uint8Array[] = [];
+      const rels: string[] = [];
+      for (let gi = 0; gi < groups.length; gi++) {
+        let size = 0;
+        for (const p of groups[gi].paths) {
+          const u = new URL(p, modelUrl).href;
+          if (!u.startsWith(base)) throw new ModalfuseError(`weights file ${JSON.stringify(p)} lies outside the model folder`, { file: u, expected: `a file under ${base}` });
+          const b = await fetchBytes(doFetch, u, `weights file ${JSON.stringify(p)}`);
+          const rel = u.slice(base.length);
+          if (integrity) checkIntegrity(integrity.weights.find((r) => r?.path === rel), rel, b.length, await sha256Hex(b), u, metaUrl);
+          size += b.length;
+          parts.push(b);
+          rels.push(rel);
+        }
+        checkGroupSize(groups[gi], size, bytes[gi], modelUrl);
+      }
+      if (integrity) checkIntegrityList(integrity.weights, rels, modelUrl);
+      const joined = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+      let off = 0;
+      for (const b of parts) {
+        joined.set(b, off);
+        off += b.length;
+      }
+      setManifestWeights(model, specs, joined, modelUrl);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
   }
 
   /** Parameters (trainable and not). */
@@ -215,6 +263,25 @@ export class FusionModel {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+async function fetchBytes(doFetch: typeof fetch, url: string, what: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await doFetch(url);
+  } catch (e) {
+    throw new ModalfuseError(`cannot fetch ${what}: ${(e as Error).message}`, { file: url });
+  }
+  if (!res.ok) throw new ModalfuseError(`cannot fetch ${what} (HTTP ${res.status} ${res.statusText})`, { file: url });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** SHA-256 in hex; null where Web Crypto is missing (a page served over plain HTTP from another host is not a secure context). */
+async function sha256Hex(bytes: Uint8Array): Promise<string | null> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return null;
+  const d = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 /** Checks every part of `modalfuse.json` a loader relies on (src/models/meta_check.ts). */

@@ -14,6 +14,7 @@ import type { BenchResults } from '../eval/bench.js';
 import { clientRender } from './client.js';
 import { withoutBom } from '../util/bom.js';
 import { writeFileAtomic } from '../util/atomic_dir.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export const RESULTS_FILE = 'results.json';
 export const REPORT_FILE = 'index.html';
@@ -145,6 +146,7 @@ export function writeReport(dir: string, results: BenchResults | Record<string, 
 /** Reads a results.json (for re-rendering). */
 export function readResults(file: string): Record<string, unknown> {
   let text: string;
+  checkRegularFile(file, 'a results.json');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {

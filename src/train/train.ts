@@ -16,6 +16,7 @@ import { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
 import { taskLoss, type RegressionLoss } from './losses.js';
 import { applyModalityDropout, checkModalityDropout } from './modality_dropout.js';
+import { encodeOptimizer, writeResumeFiles } from './resume_files.js';
 
 export interface TrainOptions {
   epochs?: number;
@@ -78,13 +79,6 @@ function labelTensor(labels: Int32Array | Float32Array, idx: ArrayLike<number>, 
   const out = new Float32Array(idx.length * width);
   for (let i = 0; i < idx.length; i++) out.set(labels.subarray(idx[i] * width, (idx[i] + 1) * width), i * width);
   return tf.tensor2d(out, [idx.length, width]);
-}
-
-async function saveOptimizer(opt: tf.Optimizer, dir: string): Promise<void> {
-  const named = await opt.getWeights();
-  const { data, specs } = await tf.io.encodeWeights(named);
-  fs.writeFileSync(path.join(dir, 'optimizer.bin'), Buffer.from(data as ArrayBuffer));
-  fs.writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify(specs));
 }
 
 async function loadOptimizer(opt: tf.Optimizer, dir: string): Promise<void> {
@@ -227,10 +221,8 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     o.onEpoch?.(record);
     if (o.checkpointDir) {
       if (improved) await fm.save(o.checkpointDir, { history: state.history });
-      fs.mkdirSync(resumeDir!, { recursive: true });
-      await fm.save(resumeDir!, { history: state.history });
-      await saveOptimizer(optimizer, resumeDir!);
-      fs.writeFileSync(path.join(resumeDir!, 'state.json'), JSON.stringify(state));
+      const opt = await encodeOptimizer(optimizer);
+      await fm.save(resumeDir!, { history: state.history }, { prepare: (tmp) => writeResumeFiles(tmp, opt, state) });
     }
     if (o.patience > 0 && state.sinceBest >= o.patience) {
       stoppedEarly = true;

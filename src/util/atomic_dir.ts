@@ -122,6 +122,15 @@ export function checkWritableDir(dir: string, flag: string): void {
   }
 }
 
+/** `checkWritableDir` for an output file: not a folder, and its folder can be written. */
+export function checkWritableFile(file: string, flag: string): void {
+  const t = path.resolve(file);
+  if (fs.existsSync(t) && !fs.statSync(t).isFile()) {
+    throw new ModalfuseError(`cannot write ${flag} ${file}: it is not a regular file`, { file: t, expected: 'a file that can be written' });
+  }
+  checkWritableDir(path.dirname(t), flag);
+}
+
 function fsyncPath(p: string): void {
   let fd: number | null = null;
   try {

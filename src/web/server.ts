@@ -211,7 +211,10 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
   /** Modalities the model reads and their shapes (its modalfuse.json), read per request: the folder may change. */
   const modelInputs = (): { names?: string[]; shapes?: Record<string, { shape: number[] }> } => {
     try {
-      const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'modalfuse.json'), 'utf8')) as {
+      // Contained and a small regular file, as every file this server reads from the model folder.
+      const file = inside(modelDir, 'modalfuse.json');
+      if (!file || !fs.statSync(file).isFile() || fs.statSync(file).size > 64 * 1024 * 1024) return {};
+      const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as {
         inputModalities?: string[];
         modalities?: Record<string, { shape: number[] }>;
       };
