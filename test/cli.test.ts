@@ -13,49 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { makeSynthetic } from '../src/datasets/synthetic.js';
 import { writeDatasetFolder } from '../src/data/folder.js';
 import { readNpy, writeNpy } from '../src/data/npy.js';
+import { lastJson, ok, runCli, userError, type Run } from './cli_run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
-const CLI = path.resolve(here, '../src/cli/main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'modalfuse-cli-test-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function run(args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, MODALFUSE_BACKEND: '', MODALFUSE_DEBUG: '', ...env },
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(r: Run): Run {
-  assert.equal(r.status, 0, `exit ${r.status}\nstderr: ${r.stderr}`);
-  return r;
-}
-
-function lastJson(r: Run): Record<string, unknown> {
-  const lines = r.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]);
-}
-
-/** Exit 2, one line `modalfuse: ...` on stderr (containing every `parts`), no stack trace, nothing on stdout. */
-function userError(r: Run, ...parts: string[]): void {
-  assert.equal(r.status, 2, `expected exit 2, got ${r.status}\nstderr: ${r.stderr}`);
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-  const errLines = lines.filter((l) => l.startsWith('modalfuse: '));
-  assert.equal(errLines.length, 1, `expected one error line, got:\n${r.stderr}`);
-  assert.equal(lines[lines.length - 1], errLines[0], `the error must be the last line:\n${r.stderr}`);
-  assert.ok(!/\n\s+at /.test(r.stderr), `stack trace on stderr:\n${r.stderr}`);
-  for (const p of parts) assert.ok(errLines[0].includes(p), `"${errLines[0]}" lacks "${p}"`);
-  assert.equal(r.stdout, '');
+  return runCli(tmp, args, env);
 }
 
 // A small copy of synthetic:redundant as a dataset folder (train/eval/predict read the same files).

@@ -6,6 +6,7 @@
  * exits 1 (its stack only with MODALFUSE_DEBUG=1).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { BackendName } from '../backend/index.js';
@@ -16,6 +17,9 @@ import { BENCH_DEFAULTS } from '../experiments/bench_defaults.js';
 import type { MethodEntry, OptionSpec } from '../registry/types.js';
 import { nestSetPairs } from '../registry/index.js';
 import { VERSION } from '../version.js';
+import { checkWritableDir, checkWritableFile, writeFileAtomic } from '../util/atomic_dir.js';
+import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 // The library (and TensorFlow.js with it) loads only when a command runs, so that usage
 // errors and --help answer at once.
@@ -140,6 +144,7 @@ const bool: Converter = (v) => {
 
 function readConfig(file: string): Record<string, unknown> {
   let text: string;
+  checkRegularFile(file, 'a JSON config file');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
@@ -148,7 +153,7 @@ function readConfig(file: string): Record<string, unknown> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(withoutBom(text));
   } catch (e) {
     throw new ModalfuseError(`config file is not valid JSON: ${(e as Error).message}`, { file });
   }
@@ -337,7 +342,7 @@ const BUILDABLE = ['avmnist'];
 async function cmdDataBuild(name: string, opts: Record<string, unknown>): Promise<void> {
   if (!BUILDABLE.includes(name)) throw new ModalfuseError(`unknown data set to build: "${name}"`, { expected: BUILDABLE, found: name });
   const { avmnistCachePath, buildAvmnist, loadAvmnist } = await import('../datasets/avmnist/build.js');
-  const { readManifest } = await import('../data/folder.js');
+  const { readManifest, checkDatasetDestination, datasetReplaceRule } = await import('../data/folder.js');
   const t0 = performance.now();
   const o = {
     fsdd: opts.fsdd as string | undefined,
@@ -349,21 +354,26 @@ async function cmdDataBuild(name: string, opts: Record<string, unknown>): Promis
   };
   let dir: string;
   let built = true;
+  const { replaceDir } = await import('../util/atomic_dir.js');
   if (opts.out !== undefined) {
     dir = path.resolve(opts.out as string);
-    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
-      if (!opts.force) throw new ModalfuseError('the output folder exists and is not empty (use --force to replace it)', { file: dir });
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    await buildAvmnist({ ...o, out: dir });
+    // Before the build: the folder can be written, and only a data set is ever replaced (with --force).
+    checkDatasetDestination(dir, !!opts.force);
+    await replaceDir(dir, { mayReplace: datasetReplaceRule(!!opts.force) }, async (tmp) => {
+      await buildAvmnist({ ...o, out: tmp });
+    });
   } else {
     // The cache folder that `--dataset avmnist` (with these settings) reads.
     dir = avmnistCachePath(o);
     const exists = fs.existsSync(path.join(dir, 'dataset.json'));
-    if (exists && opts.force) fs.rmSync(dir, { recursive: true, force: true });
     if (exists && !opts.force) {
       built = false;
       note(`avmnist: already built in ${dir} (--force rebuilds it)`);
+    } else if (exists) {
+      // The old build stays in place until the new one is complete.
+      await replaceDir(dir, { mayReplace: datasetReplaceRule(true) }, async (tmp) => {
+        await buildAvmnist({ ...o, out: tmp });
+      });
     } else {
       await loadAvmnist(o);
     }
@@ -416,6 +426,9 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
   const method = need(opts.method as string | undefined, '--method');
   const save = need(opts.save as string | undefined, '--save');
   const modalityDropout = takeModalityDropout(opts);
+  // Before the long work: the model folder can be written there, and replaces nothing without --force.
+  const { checkModelDestination } = await import('../models/folder_node.js');
+  checkModelDestination(save, !!opts.force);
   const { loadDataset, FusionModel, train, evaluate, avmnistDataDir, attachTransforms, withTask } = await backend(cmd);
   const data = withTask(await loadDataset(datasetName), opts.task as string | undefined);
   const seed = (opts.seed as number | undefined) ?? 1;
@@ -432,19 +445,20 @@ async function cmdTrain(opts: Record<string, unknown>, cmd: Command): Promise<vo
   const tr = await train(fm, data, { ...training, log: note });
   const split = evalSplit(data);
   const ev = evaluate(fm, data, { split });
-  await fm.save(save, {
-    dataset: data.name,
-    metrics: ev.metrics,
-    metricsSplit: split,
-    history: tr.history,
-    training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), ...tr.settings, epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
-  });
   // AV-MNIST: the model folder carries the data's transforms, so predict and the browser can prepare raw inputs.
   const transformsFrom = avmnistDataDir(data, datasetName);
-  if (transformsFrom) {
-    attachTransforms(save, transformsFrom);
-    note(`attached the AV-MNIST transforms of ${transformsFrom} (predict --image/--wav and the demo page prepare raw inputs with them)`);
-  }
+  await fm.save(
+    save,
+    {
+      dataset: data.name,
+      metrics: ev.metrics,
+      metricsSplit: split,
+      history: tr.history,
+      training: { ...Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)), ...tr.settings, epochsRun: tr.epochsRun, bestEpoch: tr.bestEpoch, trainSeconds: tr.trainSeconds, trainSamplesPerSec: tr.trainSamplesPerSec },
+    },
+    { overwrite: !!opts.force, prepare: transformsFrom ? (tmp) => attachTransforms(tmp, transformsFrom) : undefined },
+  );
+  if (transformsFrom) note(`attached the AV-MNIST transforms of ${transformsFrom} (predict --image/--wav and the demo page prepare raw inputs with them)`);
   note(`trained ${tr.epochsRun} epochs in ${tr.trainSeconds.toFixed(1)}s (${Math.round(tr.trainSamplesPerSec).toLocaleString('en-US')} samples/s; best epoch ${tr.bestEpoch}); model saved to ${save}`);
   fm.dispose();
   out(resultLine(data.name, fm.method, split, ev.metrics));
@@ -483,6 +497,7 @@ async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<
   if (opts.input === undefined && opts.image === undefined && opts.wav === undefined) {
     throw new ModalfuseError('missing --input (a dataset folder or JSONL), or --image / --wav for a model trained on avmnist');
   }
+  if (opts.out) checkWritableFile(opts.out as string, '--out'); // before the model is loaded and run
   const { FusionModel, readPredictSources, predictRecords } = await backend(cmd);
   const fm = await FusionModel.load(opts.model as string);
   const input = readPredictSources(
@@ -503,7 +518,7 @@ async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<
   if (opts.out) {
     try {
       fs.mkdirSync(path.dirname(path.resolve(opts.out as string)), { recursive: true });
-      fs.writeFileSync(opts.out as string, text);
+      writeFileAtomic(opts.out as string, text);
     } catch (e) {
       throw new ModalfuseError(`cannot write predictions (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file: opts.out as string });
     }
@@ -534,8 +549,9 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
   structuredSet(opts);
   applyConfig(cmd, opts, BENCH_KEYS);
   const modalityDropout = takeModalityDropout(opts);
-  const { runBenchSuite, writeReport, formatResultsTable } = await backend(cmd);
   const dir = (opts.out as string | undefined) ?? 'report';
+  checkWritableDir(dir, '--out'); // before the long work
+  const { runBenchSuite, writeReport, formatResultsTable } = await backend(cmd);
   const results = await runBenchSuite({
     datasets: opts.dataset as string[] | undefined,
     methods: opts.methods as string[] | undefined,
@@ -554,9 +570,18 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
     endToEnd: opts.endToEnd as string[] | boolean | undefined,
     log: note,
   });
-  const { resultsFile, reportFile } = writeReport(dir, results);
   out(formatResultsTable(results).trimEnd());
-  note(`wrote ${resultsFile} and ${reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
+  let written: { resultsFile: string; reportFile: string };
+  try {
+    written = writeReport(dir, results);
+  } catch (e) {
+    // The results of a long run are not lost: they go to a fresh temporary folder, and the error says where.
+    if (!(e instanceof ModalfuseError)) throw e;
+    const rescue = fs.mkdtempSync(path.join(os.tmpdir(), 'modalfuse-report-'));
+    const saved = writeReport(rescue, results);
+    throw new ModalfuseError(`${oneLine(e.message)}; the results were written to ${saved.resultsFile} instead`, { file: dir });
+  }
+  note(`wrote ${written.resultsFile} and ${written.reportFile} (${((results.totalSeconds ?? 0) / 60).toFixed(1)} min)`);
 }
 
 async function cmdDemo(opts: Record<string, unknown>): Promise<void> {
@@ -659,6 +684,7 @@ function buildProgram(): Command {
     .option('--patience <n>', 'early stopping: epochs without improvement (default 5; 0: off)', intArg(0))
     .option('--config <file>', 'JSON file with these options (and method options); the command line wins')
     .option('--save <dir>', 'model folder to write')
+    .option('--force', 'replace a model folder already at --save')
     .action((o, c) => cmdTrain(o, c));
 
   program

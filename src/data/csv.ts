@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { ModalfuseError } from '../errors.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export interface CsvArray {
   /** Row-major values. */
@@ -119,6 +120,7 @@ export function parseCsv(text: string, opts: ReadCsvOptions = {}, file = '<strin
 /** Reads a CSV file of numeric rows (header optional, auto-detected) to a float32 matrix. */
 export function readCsv(file: string, opts: ReadCsvOptions = {}): CsvArray {
   let text: string;
+  checkRegularFile(file, 'a CSV file');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {

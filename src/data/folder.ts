@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModalfuseError } from '../errors.js';
+import { checkWritableDir, recoverDir } from '../util/atomic_dir.js';
 import { readNpy, toFloat32, writeNpy, type NpyData } from './npy.js';
 import { validateDataset, validateManifest } from './validate.js';
 import {
@@ -21,6 +22,8 @@ import {
   type SplitName,
   type TaskSpec,
 } from './types.js';
+import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export const MANIFEST_FILE = 'dataset.json';
 
@@ -39,6 +42,7 @@ function sameShape(a: number[], b: number[]): boolean {
 export function readManifest(dir: string): DatasetManifest {
   const file = path.join(dir, MANIFEST_FILE);
   let text: string;
+  checkRegularFile(file, 'a dataset.json');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
@@ -56,7 +60,7 @@ export function readManifest(dir: string): DatasetManifest {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(withoutBom(text));
   } catch (e) {
     throw new ModalfuseError(`${MANIFEST_FILE} is not valid JSON: ${(e as Error).message}`, { file });
   }
@@ -169,6 +173,41 @@ export function readDatasetFolder(dir: string, opts: ReadDatasetFolderOptions = 
   for (const s of wanted) expectedSplits[s] = manifest.splits[s];
   validateDataset(ds, { dir, expectedSplits, checkFinite: opts.checkFinite });
   return ds;
+}
+
+/** Whether `dir` holds a data set (its `dataset.json`). */
+export function isDatasetFolder(dir: string): boolean {
+  return fs.existsSync(path.join(dir, MANIFEST_FILE));
+}
+
+/**
+ * The rule for replacing a folder with a new data set: only a folder that holds a data set
+ * is ever replaced (an empty or missing one is simply written), and only with `force`.
+ */
+export function datasetReplaceRule(force: boolean, flag = '--force') {
+  return (existing: string): ModalfuseError | null => {
+    if (!isDatasetFolder(existing)) {
+      return new ModalfuseError('the output folder exists, is not empty and does not hold a data set: not writing into it', {
+        file: existing,
+        expected: 'a new folder, an empty one or a dataset folder (with dataset.json)',
+      });
+    }
+    return force ? null : new ModalfuseError(`the output folder already holds a data set (use ${flag} to replace it)`, { file: path.join(existing, MANIFEST_FILE) });
+  };
+}
+
+/**
+ * Checks, before any long work, that a data set can be written at `dir` under the rule of
+ * `datasetReplaceRule` (`flag` is the option that names it, e.g. `--out`).
+ */
+export function checkDatasetDestination(dir: string, force: boolean, flag = '--out'): void {
+  const t = path.resolve(dir);
+  recoverDir(t);
+  checkWritableDir(t, flag);
+  if (fs.existsSync(t) && fs.readdirSync(t).length > 0) {
+    const refusal = datasetReplaceRule(force)(t);
+    if (refusal) throw refusal;
+  }
 }
 
 /**

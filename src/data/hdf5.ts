@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { ModalfuseError } from '../errors.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 type H5 = typeof import('h5wasm/node').default;
 
@@ -38,6 +39,7 @@ const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]; // \x89HDF\r
  * stack to stderr and not throw).
  */
 function checkHdf5File(file: string): void {
+  checkRegularFile(file, 'an HDF5 file'); // a pipe would block the open below
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -54,7 +56,13 @@ function checkHdf5File(file: string): void {
     const buf = Buffer.alloc(8);
     for (let off = 0; off + 8 <= size; off = off === 0 ? 512 : off * 2) {
       fs.readSync(fd, buf, 0, 8, off);
-      if (SIGNATURE.every((b, i) => buf[i] === b)) return;
+      if (SIGNATURE.every((b, i) => buf[i] === b)) {
+        const need = declaredLength(fd, off);
+        if (need !== null && need > size) {
+          throw new ModalfuseError('truncated HDF5 file (shorter than its superblock declares)', { file, expected: `${need} bytes`, found: `${size} bytes` });
+        }
+        return;
+      }
       if (off > 1 << 30) break;
     }
   } finally {
@@ -63,16 +71,77 @@ function checkHdf5File(file: string): void {
   throw new ModalfuseError('not an HDF5 file (no HDF5 signature)', { file, expected: 'an HDF5 file', found: 'other content' });
 }
 
+/**
+ * The file length the superblock at `off` declares (base address + end-of-file address), or
+ * null when the superblock is not one this reads (versions 0 to 3, 4- or 8-byte offsets).
+ */
+function declaredLength(fd: number, off: number): number | null {
+  const sb = Buffer.alloc(64);
+  const got = fs.readSync(fd, sb, 0, 64, off);
+  const version = sb[8];
+  const o = version <= 1 ? sb[13] : sb[9];
+  const at = version === 0 ? 24 : version === 1 ? 28 : version <= 3 ? 12 : -1;
+  if (at < 0 || (o !== 4 && o !== 8) || at + 3 * o > got) return null;
+  const read = (p: number) => (o === 8 ? Number(sb.readBigUInt64LE(p)) : sb.readUInt32LE(p));
+  const base = read(at);
+  const eof = read(at + 2 * o);
+  return Number.isSafeInteger(base + eof) ? base + eof : null;
+}
+
+/**
+ * Runs `f` with the HDF5 library's diagnostics (which h5wasm writes straight to file
+ * descriptor 2) held back: when `f` fails or the library reported an error, this throws one
+ * ModalfuseError naming the file and the library's innermost reason.
+ */
+function quietly<T>(file: string, f: () => T): T {
+  const held: string[] = [];
+  const write = fs.writeSync;
+  const patched = function (this: unknown, fd: number, buf: unknown, ...rest: unknown[]): number {
+    if (fd !== 2) return (write as (...a: unknown[]) => number).call(this, fd, buf, ...rest);
+    if (typeof buf === 'string') {
+      held.push(buf);
+      return Buffer.byteLength(buf);
+    }
+    const view = buf as Uint8Array;
+    const off = (rest[0] as number | undefined) ?? 0;
+    const len = (rest[1] as number | undefined) ?? view.byteLength - off;
+    held.push(Buffer.from(view.buffer, view.byteOffset + off, len).toString('utf8'));
+    return len;
+  };
+  (fs as { writeSync: unknown }).writeSync = patched;
+  let result: T;
+  try {
+    result = f();
+  } catch (e) {
+    if (e instanceof ModalfuseError) throw e;
+    throw new ModalfuseError(`cannot read the HDF5 file (corrupt or truncated): ${hdf5Reason(held.join('')) ?? (e as Error).message}`, { file });
+  } finally {
+    (fs as { writeSync: unknown }).writeSync = write;
+  }
+  const reason = hdf5Reason(held.join(''));
+  if (reason) throw new ModalfuseError(`cannot read the HDF5 file (corrupt or truncated): ${reason}`, { file });
+  return result;
+}
+
+/** The innermost `function(): reason` of an HDF5 error stack, or null when there is none. */
+function hdf5Reason(diag: string): string | null {
+  if (!diag.includes('HDF5-DIAG')) return null;
+  const reasons = [...diag.matchAll(/ in [\w.]+\(\): ([^\n]+)/g)].map((m) => m[1].trim());
+  return reasons.length ? reasons[reasons.length - 1] : 'the HDF5 library reported an error';
+}
+
 /** Top-level names in an HDF5 file. */
 export async function listHdf5Keys(file: string): Promise<string[]> {
   checkHdf5File(file);
   const h5 = await hdf5Ready();
-  const f = new h5.File(file, 'r');
-  try {
-    return f.keys();
-  } finally {
-    f.close();
-  }
+  return quietly(file, () => {
+    const f = new h5.File(file, 'r');
+    try {
+      return f.keys();
+    } finally {
+      f.close();
+    }
+  });
 }
 
 function toFloat32(value: unknown, file: string, key: string, dtype: string): Float32Array {
@@ -108,6 +177,10 @@ function toFloat32(value: unknown, file: string, key: string, dtype: string): Fl
 export async function readHdf5(file: string, key?: string): Promise<Hdf5Array> {
   checkHdf5File(file);
   const h5 = await hdf5Ready();
+  return quietly(file, () => readOpen(h5, file, key));
+}
+
+function readOpen(h5: H5, file: string, key?: string): Hdf5Array {
   const f = new h5.File(file, 'r');
   try {
     const keys = f.keys();

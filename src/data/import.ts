@@ -11,7 +11,8 @@ import { ModalfuseError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { LIBRARY } from '../version.js';
 import { parseNumberCell, readCsv } from './csv.js';
-import { MANIFEST_FILE, writeDatasetFolder } from './folder.js';
+import { checkDatasetDestination, datasetReplaceRule, writeDatasetFolder } from './folder.js';
+import { replaceDirSync } from '../util/atomic_dir.js';
 import { readNpy, toFloat32 } from './npy.js';
 import { hasClassLabels, labelNames, MODALITY_KINDS, sizeOf, type Dataset, type ModalityKind, type ModalitySpec, type SplitData, type SplitName, type TaskKind, type TaskSpec } from './types.js';
 import { findNonFinite } from './validate.js';
@@ -132,14 +133,15 @@ function classLabels(file: string): { names: string[]; labels: Int32Array } {
       throw new ModalfuseError('classification labels must be one value per sample', { file, expected: '[N] or [N, 1]', found: a.shape });
     }
     numeric = Array.from(a.data as ArrayLike<number>);
-    numeric.forEach((v, i) => {
-      if (!Number.isInteger(v)) throw new ModalfuseError(`classification label of sample ${i} is not an integer`, { file, expected: 'integer class labels', found: String(v) });
-    });
     raw = numeric.map(String);
   } else {
     raw = readClassLabelsCsv(file);
     if (raw.every((v) => parseNumberCell(v) !== undefined)) numeric = raw.map((v) => parseNumberCell(v)!);
   }
+  // Numeric class labels are integers, from .npy and CSV alike (0.5 is not a class, it is a mistake).
+  numeric?.forEach((v, i) => {
+    if (!Number.isInteger(v)) throw new ModalfuseError(`classification label of sample ${i} is not an integer`, { file, expected: 'integer class labels', found: String(v) });
+  });
   let names: string[];
   if (numeric) {
     const uniq = [...new Set(numeric)].sort((a, b) => a - b);
@@ -231,10 +233,8 @@ export function importDataset(opts: ImportOptions): Dataset {
       throw new ModalfuseError('unknown modality kind', { modality: k, expected: MODALITY_KINDS, found: opts.kinds![k] });
     }
   }
-  const manifestPath = path.join(opts.out, MANIFEST_FILE);
-  if (fs.existsSync(manifestPath) && !opts.force) {
-    throw new ModalfuseError('the output folder already holds a data set (use --force to replace it)', { file: manifestPath });
-  }
+  // Nothing the user made is overwritten: only a folder that holds a data set is replaced, with --force.
+  checkDatasetDestination(opts.out, !!opts.force);
 
   // Labels first: they fix N.
   let task: TaskSpec;
@@ -312,7 +312,7 @@ export function importDataset(opts: ImportOptions): Dataset {
       split: { seed, validFraction, testFraction, stratified: hasClassLabels(task), rule: 'per group: round(size * test) to test, round(size * valid) to valid, rest to train' },
     },
   };
-  if (opts.force && fs.existsSync(manifestPath)) fs.rmSync(manifestPath);
-  writeDatasetFolder(opts.out, ds);
+  // Written beside the target and renamed into place: an old data set is replaced whole or not at all.
+  replaceDirSync(opts.out, { mayReplace: datasetReplaceRule(!!opts.force) }, (tmp) => writeDatasetFolder(tmp, ds));
   return ds;
 }

@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { ModalfuseError } from '../errors.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 /** Arrays `readNpy` returns: floats become Float32Array; integers keep a JS integer type. */
 export type NpyData = Float32Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
@@ -215,6 +216,7 @@ function int64ToNarrower(buf: ArrayBuffer, count: number, signed: boolean): Int3
 /** Reads a `.npy` file. Floats (f2, f4, f8) come back as Float32Array; int64 as Int32Array when it fits. */
 export function readNpy(file: string): NpyArray {
   let bytes: Uint8Array;
+  checkRegularFile(file, 'a NumPy .npy file');
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {

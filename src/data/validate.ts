@@ -5,8 +5,8 @@
  * was expected and what was found. Used by the folder reader and by anything that builds
  * a Dataset in memory (generators, loaders, corruptions).
  */
-import path from 'node:path';
 import { ModalfuseError } from '../errors.js';
+import { joinPath } from '../util/join_path.js';
 import {
   MODALITY_KINDS,
   SPLITS,
@@ -62,8 +62,12 @@ export function validateTask(task: unknown, file?: string): TaskSpec {
     });
   }
   switch (task.kind) {
-    case 'classification':
-      return { kind: 'classification', classes: checkNameList(task.classes, 'classes', file) };
+    case 'classification': {
+      const classes = checkNameList(task.classes, 'classes', file);
+      // One class has nothing to tell apart (and tfjs's oneHot would fail deep inside training).
+      if (classes.length < 2) throw new ModalfuseError('classification needs at least two classes', { file, expected: 'task.classes with 2 or more names', found: classes });
+      return { kind: 'classification', classes };
+    }
     case 'regression':
       return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file) };
     case 'multilabel':
@@ -250,7 +254,7 @@ export function findNonFinite(data: ArrayLike<number>, rowSize = 1): NonFiniteRe
 
 function arrayFile(opts: ValidateDatasetOptions, name: string, split: SplitName): string | undefined {
   if (opts.fileOf !== undefined) return opts.fileOf(name, split) ?? opts.file;
-  if (opts.dir !== undefined) return path.join(opts.dir, `${name}.${split}.npy`);
+  if (opts.dir !== undefined) return joinPath(opts.dir, `${name}.${split}.npy`);
   return opts.file;
 }
 
@@ -260,7 +264,7 @@ function arrayFile(opts: ValidateDatasetOptions, name: string, split: SplitName)
  * length, integer class range / finite targets / 0-1 labels). Throws the first problem.
  */
 export function validateDataset(ds: Dataset, opts: ValidateDatasetOptions = {}): void {
-  const file = opts.file ?? (opts.dir !== undefined ? path.join(opts.dir, 'dataset.json') : undefined);
+  const file = opts.file ?? (opts.dir !== undefined ? joinPath(opts.dir, 'dataset.json') : undefined);
   if (typeof ds.name !== 'string' || ds.name.length === 0) {
     throw new ModalfuseError('dataset needs a name', { file, expected: 'a non-empty string', found: describe(ds.name) });
   }

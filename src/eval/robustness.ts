@@ -18,6 +18,14 @@ import type { FusionModel } from '../models/fusion_model.js';
 import { Rng } from '../util/rng.js';
 import { computeMetrics, getTask, type Metrics, type OutputArrays } from '../tasks/index.js';
 
+/** Metrics under a corrupted modality (written by robustness sweeps). */
+export interface RobustnessEntry {
+  modality: string;
+  corruption: string;
+  level: number;
+  metrics: Metrics;
+}
+
 export type CorruptionKind = 'missing' | 'noise';
 
 /** Metrics under a corrupted modality (written by robustness sweeps). */

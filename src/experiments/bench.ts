@@ -7,12 +7,14 @@
  * that `src/report/html.ts` renders. The `bench` command of the CLI only parses its
  * arguments and calls `runBench`.
  */
+import * as fs from 'node:fs';
 import { backendName } from '../backend/index.js';
 import '../datasets/avmnist/build.js'; // registers the `avmnist` data set name
 import { loadDatasets } from '../datasets/resolve.js';
 import { labelNames, type Dataset, type ModalitySpec, type SplitName, type TaskKind } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { FusionModel } from '../models/fusion_model.js';
+import { checkModelSize } from '../models/size_limit.js';
 import {
   allOptions,
   getMethod,
@@ -186,6 +188,14 @@ function cleanMetrics(m: Metrics): Metrics {
   return out;
 }
 
+function isFolder(nameOrPath: string): boolean {
+  try {
+    return fs.statSync(nameOrPath).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function checkSeeds(seeds: number[]): void {
   if (seeds.length === 0) throw new ModalfuseError('no seeds given', { expected: 'at least one integer seed', found: '[]' });
   for (const s of seeds) {
@@ -199,9 +209,20 @@ function checkSeeds(seeds: number[]): void {
 async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped: BenchSkip[] }> {
   const names = opts.datasets && opts.datasets.length > 0 ? opts.datasets : BENCH_DEFAULTS.datasets;
   const datasets: Dataset[] = [];
+  const sources = new Map<string, string>();
   for (const name of names) {
     for (const d of await loadDatasets(name, { quick: opts.quick, seed: opts.dataSeed })) {
-      if (!datasets.some((x) => x.name === d.name)) datasets.push(d);
+      const seen = sources.get(d.name);
+      if (seen === undefined) {
+        sources.set(d.name, name);
+        datasets.push(d);
+      } else if (seen === name || isFolder(seen) || isFolder(name)) {
+        // Results are keyed by data set name: two data sets of one name would overwrite each other.
+        throw new ModalfuseError(`two data sets are named "${d.name}" (results are keyed by name)`, {
+          expected: 'distinct data sets (rename one in its dataset.json, or list it once)',
+          found: seen === name ? `${name} listed twice` : [seen, name],
+        });
+      } // else: a built-in data set also part of a named suite (synthetic and synthetic:redundant): run once
     }
   }
   const skipped: BenchSkip[] = [];
@@ -210,6 +231,8 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
   // Explicit method names must each name a method of at least one data set.
   if (opts.methods) {
     if (opts.methods.length === 0) throw new ModalfuseError('no methods given', { expected: 'at least one method name', found: '[]' });
+    const twice = opts.methods.find((m, i) => opts.methods!.indexOf(m) !== i);
+    if (twice !== undefined) throw new ModalfuseError(`method "${twice}" is listed twice (results are keyed by method)`, { expected: 'distinct method names', found: opts.methods });
     for (const m of opts.methods) {
       let firstError: unknown = null;
       let ok = false;
@@ -251,6 +274,14 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
       const why = incompatibility(entry, spec, options);
       if (why) {
         skipped.push({ dataset: d.name, method: name, reason: why });
+        continue;
+      }
+      // Too large for the memory limit: refused before anything is built (skipped when only defaults are in play).
+      try {
+        checkModelSize(entry, spec, options);
+      } catch (e) {
+        if (!(e instanceof ModalfuseError) || Object.keys(given).length > 0) throw e;
+        skipped.push({ dataset: d.name, method: name, reason: e.message });
         continue;
       }
       runs.push({ entry, options });

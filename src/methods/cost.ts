@@ -63,3 +63,14 @@ export function encodedWidths(spec: DataSpec, o: Options): number[] {
     .map((m) => encoderEstimate(spec.modalities[m], optionsForModality(undefined, o, m), scratch));
 }
 
+
+/**
+ * Cost of the default encoder of one modality followed by the configured head: a lower
+ * bound of any method's model that encodes that modality (src/models/size_limit.ts).
+ */
+export function encoderAndHeadCost(spec: DataSpec, modality: string, o: Options): Cost {
+  const acc: Acc = { params: 0, flops: 0, acts: 0 };
+  const w = encoderEstimate(spec.modalities[modality], optionsForModality(undefined, o, modality), acc);
+  headEstimate(w, o, taskWidth(spec.task), acc);
+  return finish(acc);
+}

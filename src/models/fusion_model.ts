@@ -10,14 +10,19 @@
 import { tf, tfl } from '../backend/index.js';
 import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
 import { sizeOf, type SplitData } from '../data/types.js';
+import { validateTask } from '../data/validate.js';
 import { ModalfuseError } from '../errors.js';
-import type { DataSpec, Options } from '../registry/index.js';
-import { classNames, getTask, sigmoidValues, softmaxRows, type LossTerm, type OutputArrays, type Task } from '../tasks/index.js';
+import { getMethod, incompatibility, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
+import { classNames, getTask, sigmoidValues, softmaxRows, type OutputArrays, type Task } from '../tasks/index.js';
 import { LIBRARY } from '../version.js';
 import { compose } from './compose.js';
-import { checkMeta, MODEL_META, upgradeMeta, type ModelMeta } from './meta.js';
+import { checkFeatures, checkSampleCount } from './input_check.js';
+import { networkFromUrl } from './folder_url.js';
+import { MODEL_META, upgradeMeta, type ModelMeta, type SaveOptions } from './model_meta.js';
+import { validateModelMeta } from './meta_check.js';
+import { checkModelSize } from './size_limit.js';
 
-export { checkMeta, MODEL_META, upgradeMeta, type ModelMeta };
+export { MODEL_META, upgradeMeta, type ModelMeta, type SaveOptions };
 import '../fusion/index.js';
 import '../encoders/index.js';
 
@@ -57,6 +62,10 @@ export class FusionModel {
   /** Build a new, untrained model of `method` for data of shape `spec`. */
   static create(method: string, spec: DataSpec, options: Record<string, unknown> = {}, opts: CreateOptions = {}): FusionModel {
     const seed = opts.seed ?? 1;
+    validateTask(spec.task);
+    const entry = getMethod(method, spec);
+    const resolved = resolveOptions(entry, options, Object.keys(spec.modalities).sort());
+    if (!incompatibility(entry, spec, resolved)) checkModelSize(entry, spec, resolved); // before anything is built
     const c = compose(method, spec, options, seed);
     const preprocessing: Record<string, Standardizer> = {};
     for (const m of Object.keys(spec.modalities).sort()) {
@@ -110,6 +119,12 @@ export class FusionModel {
   /** Fit the standardisation of every modality on a (training) split. */
   fitPreprocessing(train: SplitData): void {
     this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities);
+  }
+
+  /** Raw features of `n` samples: every present modality the model reads, of the right length, finite (src/models/input_check.ts). */
+  private checkInput(features: Record<string, Float32Array>, n: number, missing: string[] = []): void {
+    checkSampleCount(n);
+    checkFeatures(features, n, this.inputModalities.filter((m) => !missing.includes(m)), this.meta.modalities);
   }
 
   /** The modalities named missing, checked against those the model reads. */
@@ -200,6 +215,9 @@ export class FusionModel {
    * already be the mean input, as `preprocess(features, missing)` makes them).
    */
   outputsPreprocessed(pre: Record<string, Float32Array>, n: number, opts: { batchSize?: number; names?: string[]; missing?: string[] } = {}): OutputArrays {
+    const batchSize = opts.batchSize ?? 256;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModalfuseError('bad batch size for prediction', { expected: 'an integer >= 1', found: String(batchSize) });
+    checkFeatures(pre, n, this.inputModalities, this.meta.modalities, false);
     const names = opts.names ?? this.meta.outputs;
     const idxOf = names.map((k) => {
       const i = this.meta.outputs.indexOf(k);
@@ -208,7 +226,6 @@ export class FusionModel {
     });
     const widths = Object.fromEntries(names.map((k) => [k, this.outputWidth(k)]));
     const values = Object.fromEntries(names.map((k) => [k, new Float32Array(n * widths[k])]));
-    const batchSize = opts.batchSize ?? 256;
     for (let s = 0; s < n; s += batchSize) {
       const e = Math.min(n, s + batchSize);
       const idx = Array.from({ length: e - s }, (_, i) => s + i);
@@ -230,6 +247,7 @@ export class FusionModel {
    * `n` samples of raw (not yet preprocessed) features; row-major [n, outWidth].
    */
   predictRaw(features: Record<string, Float32Array>, n: number, batchSize = 256, opts: PredictOptions = {}): Float32Array {
+    this.checkInput(features, n, opts.missing);
     const pre = this.preprocess(features, opts.missing);
     return this.predictPreprocessed(pre, n, batchSize, opts.missing);
   }
@@ -244,6 +262,7 @@ export class FusionModel {
 
   /** Probabilities (classification: softmax; multi-label: sigmoid); values for regression. */
   predict(features: Record<string, Float32Array>, n: number, batchSize = 256, opts: PredictOptions = {}): Float32Array {
+    checkSampleCount(n);
     const raw = this.predictRaw(features, n, batchSize, opts);
     return this.task.transform(raw);
   }
@@ -253,14 +272,18 @@ export class FusionModel {
    * whatever else the method returns (per-modality heads, attention weights, embeddings).
    */
   predictOutputs(features: Record<string, Float32Array>, n: number, opts: PredictOptions & { names?: string[] } = {}): OutputArrays {
+    this.checkInput(features, n, opts.missing);
     const pre = this.preprocess(features, opts.missing);
     return this.outputsPreprocessed(pre, n, { batchSize: opts.batchSize, names: opts.names, missing: opts.missing });
   }
 
-  /** Save the model folder (Node only). */
-  async save(dir: string, extra: Partial<ModelMeta> = {}): Promise<void> {
+  /**
+   * Save the model folder (Node only), atomically: a process killed at any moment leaves the
+   * old folder or the new one. `modalfuse.json` records the size and SHA-256 of the network files.
+   */
+  async save(dir: string, extra: Partial<ModelMeta> = {}, opts: SaveOptions = {}): Promise<void> {
     const { writeModelFolder } = await import('./folder_node.js');
-    await writeModelFolder(dir, this.model, () => Object.assign(this.meta, extra));
+    await writeModelFolder(dir, this.model, () => Object.assign(this.meta, extra), opts);
   }
 
   /** Load a model folder written by `save` (or `modalfuse train --save`) (Node only). */
@@ -272,7 +295,7 @@ export class FusionModel {
 
   /**
    * Load a model folder from a URL (the folder's URL, e.g. `/model/` in a page, or
-   * `http://host/model/`): `modalfuse.json` by fetch, the network by `tfl.loadLayersModel`.
+   * `http://host/model/`): `modalfuse.json`, `model.json` and the weights by fetch, checked as `load` checks a folder.
    * Works in the browser, in a Web Worker and in Node (global fetch).
    */
   static async loadUrl(url: string, init?: { fetch?: typeof fetch }): Promise<FusionModel> {
@@ -298,15 +321,13 @@ export class FusionModel {
     } catch (e) {
       throw new ModalfuseError(`unreadable model metadata: ${(e as Error).message}`, { file: metaUrl });
     }
-    checkMeta(meta, metaUrl);
-    const modelUrl = new URL('model.json', base).href;
-    let model: tfl.LayersModel;
+    const { entry, options } = validateModelMeta(meta, metaUrl);
     try {
-      model = await tfl.loadLayersModel(tf.io.http(modelUrl, { fetchFunc: doFetch }));
+      return new FusionModel(await networkFromUrl(meta, entry, options, base, metaUrl, doFetch), meta);
     } catch (e) {
-      throw new ModalfuseError(`cannot load the network: ${(e as Error).message}`, { file: modelUrl });
+      if (e instanceof ModalfuseError) throw new ModalfuseError(`cannot load the network: ${e.message}`);
+      throw e;
     }
-    return new FusionModel(model, meta);
   }
 
   /** Parameters (trainable and not). */
@@ -319,6 +340,11 @@ export class FusionModel {
   }
 }
 
+
+/** Checks every part of `modalfuse.json` a loader relies on (src/models/meta_check.ts). */
+export function checkMeta(meta: ModelMeta, file: string): void {
+  validateModelMeta(meta, file);
+}
 
 /** Raw outputs -> probabilities (classification: softmax; multi-label: sigmoid) or values (regression, retrieval embeddings). */
 export function rawToOutput(raw: Float32Array, task: DataSpec['task']['kind'], k: number): Float32Array {

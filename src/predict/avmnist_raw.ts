@@ -27,6 +27,8 @@ import { decodeWav } from '../data/wav.js';
 import { ModalfuseError } from '../errors.js';
 import type { FusionModel } from '../models/fusion_model.js';
 import { readPredictionInput, type JsonlRecordHook, type PredictionInput } from './input.js';
+import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 /** JSONL keys of raw inputs, per modality of the transforms. */
 export const RAW_KEYS = { image: 'image_raw', audio: 'audio_wav' } as const;
@@ -57,8 +59,9 @@ export function readImageFile(file: string): RawImages {
   let data: Float32Array;
   if (file.toLowerCase().endsWith('.json')) {
     let json: unknown;
+    checkRegularFile(file);
     try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      json = JSON.parse(withoutBom(fs.readFileSync(file, 'utf8')));
     } catch (e) {
       throw new ModalfuseError(`image file is not valid JSON: ${(e as Error).message}`, { file, modality: 'image' });
     }
@@ -104,6 +107,7 @@ export function prepareImages(raw: RawImages, t: AvmnistTransforms): Float32Arra
 /** A WAV file -> the prepared audio input (noise: the training SNR by default; see the file comment). */
 export function prepareWavFile(file: string, t: AvmnistTransforms, noise: RecordingNoise = {}): Float32Array {
   let bytes: Buffer;
+  checkRegularFile(file);
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {

@@ -13,6 +13,8 @@ import type { FusionModel } from '../models/fusion_model.js';
 import { checkDataFitsModel } from '../models/fit_check.js';
 export { checkDataFitsModel };
 import type { DataSpec } from '../registry/index.js';
+import { withoutBom } from '../util/bom.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export interface PredictionInput {
   n: number;
@@ -75,7 +77,8 @@ export type JsonlRecordHook = (record: Record<string, unknown>, line: number) =>
 
 /** Parses JSONL text: one object per non-empty line with an array for every modality the model reads. */
 export function parseJsonlInput(text: string, fm: FusionModel, file = '<jsonl>', hook?: JsonlRecordHook): PredictionInput {
-  const lines = text.split(/\r?\n/);
+  // A UTF-8 byte-order mark (Excel, Notepad) is not part of the first line, as in the CSV reader.
+  const lines = withoutBom(text).split(/\r?\n/);
   const mods = fm.inputModalities;
   const sizes = mods.map((m) => sizeOf(fm.meta.modalities[m].shape));
   const rows: number[][][] = mods.map(() => []);
@@ -134,6 +137,7 @@ export function readPredictionInput(input: string, fm: FusionModel, split?: Spli
     throw new ModalfuseError(code === 'ENOENT' ? 'input not found' : `cannot read input (${code})`, { file: input, expected: 'a dataset folder or a JSONL file' });
   }
   if (st.isDirectory()) return readFolderInput(input, fm, split);
+  checkRegularFile(input, 'a dataset folder or a JSONL file');
   let text: string;
   try {
     text = fs.readFileSync(input, 'utf8');

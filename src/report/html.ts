@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import { ModalfuseError } from '../errors.js';
 import type { BenchResults } from '../experiments/bench.js';
 import { clientRender } from './client.js';
+import { withoutBom } from '../util/bom.js';
+import { writeFileAtomic } from '../util/atomic_dir.js';
+import { checkRegularFile } from '../util/regular_file.js';
 
 export const RESULTS_FILE = 'results.json';
 export const REPORT_FILE = 'index.html';
@@ -131,8 +134,8 @@ export function writeReport(dir: string, results: BenchResults | Record<string, 
   const html = renderReport(results);
   try {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
-    fs.writeFileSync(reportFile, html);
+    writeFileAtomic(resultsFile, JSON.stringify(results, null, 2) + '\n');
+    writeFileAtomic(reportFile, html);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new ModalfuseError(`cannot write the report (${err.code ?? err.message})`, { file: err.path ?? dir });
@@ -143,6 +146,7 @@ export function writeReport(dir: string, results: BenchResults | Record<string, 
 /** Reads a results.json (for re-rendering). */
 export function readResults(file: string): Record<string, unknown> {
   let text: string;
+  checkRegularFile(file, 'a results.json');
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
@@ -151,7 +155,7 @@ export function readResults(file: string): Record<string, unknown> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(withoutBom(text));
   } catch (e) {
     throw new ModalfuseError(`results file is not valid JSON: ${(e as Error).message}`, { file });
   }

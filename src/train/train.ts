@@ -21,6 +21,7 @@ import { Rng } from '../util/rng.js';
 import type { RegressionLoss } from './losses.js';
 import { modalityDropoutMasks, checkModalityDropout } from './modality_dropout.js';
 import { objectiveLoss } from './objective.js';
+import { encodeOptimizer, optimizerFile, writeResumeFiles, type EncodedOptimizer } from './resume_files.js';
 
 export interface TrainOptions {
   epochs?: number;
@@ -98,18 +99,6 @@ interface ResumeState {
   /** Batches stepped so far (custom steps alternate on it). */
   steps?: number;
   options: { epochs: number; batchSize: number; lr: number; seed: number; patience: number };
-}
-
-/** File stem of an optimiser's state in a resume folder: `optimizer` for the one default optimiser. */
-function optimizerFile(name: string): string {
-  return name === 'main' ? 'optimizer' : `optimizer-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-}
-
-async function saveOptimizer(opt: tf.Optimizer, dir: string, name = 'main'): Promise<void> {
-  const named = await opt.getWeights();
-  const { data, specs } = await tf.io.encodeWeights(named);
-  fs.writeFileSync(path.join(dir, `${optimizerFile(name)}.bin`), Buffer.from(data as ArrayBuffer));
-  fs.writeFileSync(path.join(dir, `${optimizerFile(name)}.json`), JSON.stringify(specs));
 }
 
 async function loadOptimizer(opt: tf.Optimizer, dir: string, name = 'main'): Promise<void> {
@@ -299,10 +288,9 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     o.onEpoch?.(record);
     if (o.checkpointDir) {
       if (improved) await fm.save(o.checkpointDir, { history: state.history });
-      fs.mkdirSync(resumeDir!, { recursive: true });
-      await fm.save(resumeDir!, { history: state.history });
-      for (const [name, optimizer] of Object.entries(opt.optimizers)) await saveOptimizer(optimizer, resumeDir!, name);
-      fs.writeFileSync(path.join(resumeDir!, 'state.json'), JSON.stringify(state));
+      const encoded: Record<string, EncodedOptimizer> = {};
+      for (const [name, optimizer] of Object.entries(opt.optimizers)) encoded[name] = await encodeOptimizer(optimizer);
+      await fm.save(resumeDir!, { history: state.history }, { prepare: (tmp) => writeResumeFiles(tmp, encoded, state) });
     }
     if (o.patience > 0 && state.sinceBest >= o.patience) {
       stoppedEarly = true;

@@ -120,14 +120,37 @@ export function demoSamples(ds: Dataset | null, n = 20, modalities?: string[], s
   return { ...base, samples };
 }
 
-/** Resolves `rel` (URL path, already decoded) inside `root`; null when it would leave it. */
+/**
+ * Resolves `rel` (URL path, already decoded) inside `root` by real path: null when it would
+ * leave it, by `..` or by a symlink (a link inside the folder to a file outside is not served).
+ */
 function inside(root: string, rel: string): string | null {
   const p = path.resolve(root, `.${path.posix.normalize(`/${rel}`)}`);
-  return p === root || p.startsWith(root + path.sep) ? p : null;
+  if (p !== root && !p.startsWith(root + path.sep)) return null;
+  let real: string;
+  let realRoot: string;
+  try {
+    real = fs.realpathSync(p);
+    realRoot = fs.realpathSync(root);
+  } catch {
+    return null; // missing (or a dangling link)
+  }
+  return real === realRoot || real.startsWith(realRoot + path.sep) ? real : null;
+}
+
+/**
+ * Content-Security-Policy of every answer: this origin only (the tfjs wasm binaries need
+ * 'wasm-unsafe-eval'); the benchmark report inlines its scripts and styles.
+ */
+const CSP_APP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP_REPORT = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function headers(type: string, extra: Record<string, string | number> = {}, csp = CSP_APP): Record<string, string | number> {
+  return { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': csp, 'Referrer-Policy': 'no-referrer', ...extra };
 }
 
 function send(res: http.ServerResponse, status: number, body: string | Buffer, type: string): void {
-  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  res.writeHead(status, headers(type));
   res.end(body);
 }
 
@@ -135,19 +158,34 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
   send(res, status, JSON.stringify(value), MIME['.json']);
 }
 
-function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: string | null): void {
-  if (file && fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
-  if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-    send(res, 404, `not found: ${req.url}\n`, MIME['.txt']);
+function sendFile(req: http.IncomingMessage, res: http.ServerResponse, root: string | null, rel: string, csp = CSP_APP): void {
+  let file = root === null ? null : inside(root, rel);
+  if (file && root !== null && fs.statSync(file).isDirectory()) file = inside(root, path.posix.join(rel, 'index.html'));
+  if (!file || !fs.statSync(file).isFile()) {
+    send(res, 404, 'not found\n', MIME['.txt']);
     return;
   }
   const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
-  res.writeHead(200, { 'Content-Type': type, 'Content-Length': fs.statSync(file).size, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  res.writeHead(200, headers(type, { 'Content-Length': fs.statSync(file).size }, csp));
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
   fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * `Host` values this server answers (DNS rebinding: a page of another site that resolves its
+ * name to 127.0.0.1 sends its own name): the listening host and port, and on a loopback
+ * interface the loopback names with that port.
+ */
+export function allowedHosts(host: string, port: number): Set<string> {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  const names = new Set([shown]);
+  if (LOOPBACK.has(shown) || shown.startsWith('127.')) for (const n of LOOPBACK) names.add(n);
+  return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()));
 }
 
 /** Starts the demo server; resolves once it listens. */
@@ -173,7 +211,10 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
   /** Modalities the model reads and their shapes (its modalfuse.json), read per request: the folder may change. */
   const modelInputs = (): { names?: string[]; shapes?: Record<string, { shape: number[] }> } => {
     try {
-      const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'modalfuse.json'), 'utf8')) as {
+      // Contained and a small regular file, as every file this server reads from the model folder.
+      const file = inside(modelDir, 'modalfuse.json');
+      if (!file || !fs.statSync(file).isFile() || fs.statSync(file).size > 64 * 1024 * 1024) return {};
+      const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as {
         inputModalities?: string[];
         modalities?: Record<string, { shape: number[] }>;
       };
@@ -183,15 +224,23 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
     }
   };
 
+  let hosts = new Set<string>();
   const server = http.createServer((req, res) => {
     try {
+      if (!hosts.has((req.headers.host ?? '').toLowerCase())) {
+        send(res, 403, 'forbidden: this server answers only requests for its own loopback address\n', MIME['.txt']);
+        return;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         send(res, 405, 'only GET and HEAD\n', MIME['.txt']);
         return;
       }
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const raw = req.url ?? '/';
+      let url: URL;
       let p: string;
       try {
+        if (!raw.startsWith('/') || raw.startsWith('//')) throw new Error('not a path');
+        url = new URL(raw, 'http://localhost');
         p = decodeURIComponent(url.pathname);
       } catch {
         send(res, 400, 'bad URL\n', MIME['.txt']);
@@ -223,16 +272,17 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
         return;
       }
       if (p === '/model' || p === '/report' || p === '/lib') {
-        res.writeHead(301, { Location: `${p}/` });
+        res.writeHead(301, headers(MIME['.txt'], { Location: `${p}/` }));
         res.end();
         return;
       }
-      if (p.startsWith('/model/')) return sendFile(req, res, inside(modelDir, p.slice('/model/'.length)));
-      if (p.startsWith('/lib/')) return sendFile(req, res, inside(libDir, p.slice('/lib/'.length)));
-      if (p.startsWith('/report/')) return sendFile(req, res, reportDir ? inside(reportDir, p.slice('/report/'.length)) : null);
-      return sendFile(req, res, inside(webDir, p === '/' ? 'index.html' : p.slice(1)));
+      if (p.startsWith('/model/')) return sendFile(req, res, modelDir, p.slice('/model/'.length));
+      if (p.startsWith('/lib/')) return sendFile(req, res, libDir, p.slice('/lib/'.length));
+      if (p.startsWith('/report/')) return sendFile(req, res, reportDir, p.slice('/report/'.length), CSP_REPORT);
+      return sendFile(req, res, webDir, p === '/' ? 'index.html' : p.slice(1));
     } catch (e) {
-      send(res, 500, `internal error: ${(e as Error).message}\n`, MIME['.txt']);
+      if (!res.headersSent) send(res, 500, 'internal error\n', MIME['.txt']);
+      else res.destroy();
     }
   });
 
@@ -249,6 +299,7 @@ export async function serveDemo(opts: DemoOptions): Promise<DemoServer> {
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 8080;
+  hosts = allowedHosts(host, port);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shownHost}:${port}/`,

@@ -48,6 +48,8 @@ import { readNpy, toFloat32, writeNpy } from '../../data/npy.js';
 import { fitPcaFraction, pcaReconstruct } from '../../data/pca.js';
 import { registerDatasetResolver, type ResolveOptions } from '../resolve.js';
 import type { Dataset, SplitData, SplitName } from '../../data/types.js';
+import { checkRegularFile } from '../../util/regular_file.js';
+import { writeFileAtomic } from '../../util/atomic_dir.js';
 
 export * from './transforms.js';
 export { decodeWav } from '../../data/wav.js';
@@ -105,6 +107,7 @@ export interface IdxArray {
 /** Reads an IDX file of unsigned bytes (gzip-compressed when it starts with the gzip magic). */
 export function readIdx(file: string): IdxArray {
   let bytes: Buffer;
+  checkRegularFile(file);
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
@@ -359,6 +362,7 @@ export async function buildAvmnist(opts: BuildAvmnistOptions = {}): Promise<Data
     for (const r of chosen[s]) {
       if (clean.has(r.file)) continue;
       const file = path.join(fdir, r.file);
+      checkRegularFile(file, 'a WAV file');
       const { samples, sampleRate } = decodeWav(fs.readFileSync(file), file);
       const x = sampleRate === p.sampleRate ? samples : (resampled++, resample(samples, sampleRate, p.sampleRate));
       clean.set(r.file, centreToLength(normalizeLevel(x), p.length));
@@ -519,7 +523,7 @@ export function attachTransforms(modelDir: string, dataDir: string): void {
     dataset: described.dataset,
     modalities: described.modalities,
   };
-  fs.writeFileSync(metaFile, JSON.stringify(meta, null, 2));
+  writeFileAtomic(metaFile, JSON.stringify(meta, null, 2));
 }
 
 /** The transforms recorded in a model folder by `attachTransforms`, or null when it has none. */

@@ -1,8 +1,8 @@
 /**
- * modalfuse.json: the metadata of a model folder (DESIGN.md), its checks, and the upgrade
- * of folders written by 0.1.0. Shared by the model class and the folder reader/writer.
+ * `modalfuse.json`: the metadata of a model folder (DESIGN.md), how a folder is saved, and
+ * the upgrade of folders written by 0.1.0. Shared by the model class, the folder
+ * reader/writer and the checks of untrusted metadata.
  */
-import { ModalfuseError } from '../errors.js';
 import type { Standardizer } from '../data/preprocess.js';
 import type { DataSpec, Options } from '../registry/index.js';
 import type { LossTerm } from '../tasks/index.js';
@@ -32,6 +32,13 @@ export interface ModelMeta {
   [key: string]: unknown;
 }
 
+export interface SaveOptions {
+  /** Replace a model folder already at `dir` (default true; the CLI passes its --force). A folder that is not a model folder is never replaced. */
+  overwrite?: boolean;
+  /** Called with the temporary folder after the model is written there and before it replaces `dir` (e.g. to add files that belong to the model). */
+  prepare?: (tmpDir: string) => void;
+}
+
 /**
  * modalfuse.json of 0.1.0 named its outputs by `auxNames` with `trainMain` / `auxWeight`;
  * it becomes the same outputs and objective (the heads as one group of weight auxWeight / heads).
@@ -49,10 +56,4 @@ export function upgradeMeta(meta: ModelMeta): ModelMeta {
   delete out.trainMain;
   delete out.auxWeight;
   return out;
-}
-
-/** Checks the parts of `modalfuse.json` every loader relies on. */
-export function checkMeta(meta: ModelMeta, file: string): void {
-  if (meta === null || typeof meta !== 'object') throw new ModalfuseError('unreadable model metadata: not a JSON object', { file });
-  if (meta.schemaVersion !== 1) throw new ModalfuseError('unsupported model folder version', { file, expected: 1, found: meta.schemaVersion });
 }
