@@ -10,3 +10,6 @@ export const BENCH_DEFAULTS = {
   /** Epochs under `quick` (small data, for tests and smoke runs) when `epochs` is not given. */
   quickEpochs: 3,
 };
+
+/** Data sets `modalfuse data build` (experiments/workflows.ts buildDataset) knows; here so that the CLI's help needs no TensorFlow.js. */
+export const BUILDABLE = ['avmnist'];
