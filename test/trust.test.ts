@@ -593,28 +593,35 @@ test('11: predict on a dataset folder with NaN features is refused with the moda
 
 // ------------------------------------------------------------------ 12. odd data
 
-test('12: a one-class data set, a fractional CSV label, a JSONL with a BOM, a truncated HDF5 file', async () => {
+test('12: a one-class data set gets a clear line, not an internal oneHot error', async () => {
+  // Every label is class 0, and the manifest lists that one class.
   const one = path.join(tmp, 'one-class');
-  writeDatasetFolder(one, data);
+  const splits = Object.fromEntries(Object.entries(data.splits).map(([k, v]) => [k, { ...v, labels: new Int32Array(v.n) }]));
+  writeDatasetFolder(one, { ...data, splits });
   const manifest = readJson(path.join(one, 'dataset.json'));
   manifest.task.classes = ['only'];
   writeJson(path.join(one, 'dataset.json'), manifest);
   userError(run(['train', '--dataset', one, '--method', 'concat', '--epochs', '1', '--save', path.join(tmp, 'm12')]), 'at least two classes');
   assert.throws(() => FusionModel.create('concat', { task: { kind: 'classification', classes: ['only'] }, modalities: SPEC_MODALITIES }), /at least two classes/);
+});
 
+test('12: a fractional class label in a CSV is refused, as in a .npy', () => {
   const x = path.join(tmp, 'x12.csv');
   const labels = path.join(tmp, 'labels12.csv');
   fs.writeFileSync(x, Array.from({ length: 10 }, (_, i) => `${i}`).join('\n'));
   fs.writeFileSync(labels, ['0', '1', '0', '0.5', '1', '0', '1', '0', '1', '1'].join('\n'));
   userError(run(['data', 'import', '--out', path.join(tmp, 'd12'), '--task', 'classification', '--modality', `x=${x}`, '--labels', labels]), 'sample 3', 'not an integer', '0.5');
+});
 
+test('12: a JSONL file with a UTF-8 byte-order mark is accepted, as a CSV is', async () => {
   const d = await modelDir('bom');
   const plain = ok(run(['predict', '--model', d, '--input', jsonl])).stdout;
   const bom = path.join(tmp, 'bom.jsonl');
   fs.writeFileSync(bom, `\ufeff${fs.readFileSync(jsonl, 'utf8')}`);
   assert.equal(ok(run(['predict', '--model', d, '--input', bom])).stdout, plain);
+});
 
-  // HDF5: truncated and damaged files give one line, and the library prints nothing.
+test('12: a truncated or damaged HDF5 file gives one line, and the HDF5 library prints nothing', async () => {
   const h5 = await hdf5Ready();
   const good = path.join(tmp, 'good.h5');
   const f = new h5.File(good, 'w');

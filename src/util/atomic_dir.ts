@@ -113,7 +113,7 @@ export function checkWritableDir(dir: string, flag: string): void {
   if (!fs.statSync(anc).isDirectory()) fail(`${anc} is a file, not a folder`);
   let probe: string | null = null;
   try {
-    probe = fs.mkdtempSync(path.join(anc, `.${path.basename(t)}.modalfuse-probe-`));
+    probe = fs.mkdtempSync(path.join(anc, `.${path.basename(t)}${NEW_TAG}${process.pid}-probe-`)); // removed by recoverDir if this process dies here
     fs.writeFileSync(path.join(probe, 'probe'), 'ok');
   } catch (e) {
     fail(describe((e as NodeJS.ErrnoException).code));
@@ -172,8 +172,13 @@ function begin(target: string, opts: ReplaceDirOptions): string {
       if (refusal) throw refusal;
     }
   }
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  return fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}${NEW_TAG}${process.pid}-`));
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    return fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}${NEW_TAG}${process.pid}-`));
+  } catch (e) {
+    // The temporary folder goes beside the target: its parent folder must be writable.
+    throw new ModalfuseError(`cannot write the folder: ${describe((e as NodeJS.ErrnoException).code)}`, { file: target, expected: 'a folder whose parent folder can be written' });
+  }
 }
 
 /** Flushes the temporary folder and renames it to `target`, the old folder (if any) out of the way first. */

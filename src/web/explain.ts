@@ -10,6 +10,7 @@ import type { FusionModel } from '../models/fusion_model.js';
 import { rawToOutput } from '../models/fusion_model.js';
 import { ModalfuseError } from '../errors.js';
 import { sizeOf } from '../data/types.js';
+import { checkFeatures } from '../models/input_check.js';
 
 /** Weights a fusion layer puts on its sources (late-learned, hybrid, ...). */
 export interface FusionWeights {
@@ -72,6 +73,7 @@ function checkDisabled(fm: FusionModel, disabled: string[]): void {
  */
 export function predictWithout(fm: FusionModel, features: Record<string, Float32Array>, n: number, disabled: string[] = []): Float32Array {
   checkDisabled(fm, disabled);
+  checkFeatures(features, n, fm.inputModalities, fm.meta.modalities);
   const pre = fm.preprocess(features);
   for (const m of disabled) pre[m].fill(0);
   const raw = fm.predictPreprocessed(pre, n);
@@ -94,6 +96,7 @@ export function explainSample(fm: FusionModel, features: Record<string, Float32A
   const mods = fm.inputModalities;
   const active = mods.filter((m) => !disabled.includes(m));
   const rows = 1 + active.length;
+  checkFeatures(features, 1, mods, fm.meta.modalities);
   const pre = fm.preprocess(features);
   const batch: Record<string, Float32Array> = {};
   for (const m of mods) {

@@ -476,6 +476,7 @@ export async function buildAvmnist(opts: BuildAvmnistOptions = {}): Promise<Data
 function readTransformsFrom(dir: string): AvmnistTransforms {
   const file = path.join(dir, TRANSFORMS_FILE);
   let info: AvmnistTransformsInfo;
+  checkRegularFile(file, 'a transforms.json');
   try {
     info = JSON.parse(fs.readFileSync(file, 'utf8')) as AvmnistTransformsInfo;
   } catch (e) {
