@@ -17,6 +17,7 @@ export { ModalfuseError } from './errors.js';
 export * from './data/index.js';
 export * from './datasets/mfn.js';
 export * from './datasets/synthetic.js';
+export * from './datasets/synthetic_seq.js';
 export * from './datasets/resolve.js';
 export * from './data/preprocess.js';
 export { withTask } from './data/with_task.js';

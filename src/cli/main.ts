@@ -321,6 +321,7 @@ async function cmdImport(opts: Record<string, unknown>): Promise<void> {
     modalities: need(opts.modality as Record<string, string> | undefined, '--modality NAME=FILE'),
     kinds: opts.kind as Record<string, string> | undefined,
     labels: need(opts.labels as string | undefined, '--labels'),
+    lengths: opts.lengths as Record<string, string> | undefined,
     validFraction: opts.validFraction as number | undefined,
     testFraction: opts.testFraction as number | undefined,
     seed: opts.seed as number | undefined,
@@ -626,6 +627,7 @@ function buildProgram(): Command {
     .option('--modality <name=file>', 'a modality and its .npy/CSV file, [N, D] (vector), [N, T, D] (sequence) or [N, H, W, C] (image); repeatable', pairArg('NAME=FILE'))
     .option('--kind <name=kind>', 'override the kind of a modality (vector, sequence, image, audio, video, text); repeatable', pairArg('NAME=KIND'))
     .option('--labels <file>', 'labels: class labels (numbers or names), regression targets [N] or [N, K], or 0/1 multi-labels [N, L]')
+    .option('--lengths <name=file>', 'valid steps of a sequence modality per sample, integer .npy [N] (padding at the end); repeatable', pairArg('NAME=FILE'))
     .option('--valid-fraction <f>', `share of samples for the valid split (default ${IMPORT_DEFAULTS.validFraction})`, fractionArg)
     .option('--test-fraction <f>', `share of samples for the test split (default ${IMPORT_DEFAULTS.testFraction})`, fractionArg)
     .option('--seed <n>', `seed of the random split (default ${IMPORT_DEFAULTS.seed})`, seedArg)

@@ -14,7 +14,7 @@ import { SeededDropout } from './dropout.js';
 import { CNN_DEFAULTS, cnnEncoder, type CnnOptions } from './cnn.js';
 import { FastLSTM } from './lstm.js';
 
-export { SeededDropout };
+export { SeededDropout, FastLSTM };
 export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
 
 export interface EncoderOptions {
@@ -88,3 +88,4 @@ export function encode(x: Sym, spec: ModalitySpec, opts: EncoderOptions, rng: Rn
   }
   throw new ModalfuseError('no encoder for modality', { expected: 'vector, sequence or image shape', found: spec });
 }
+export { LastValidStep, MaskPadding, ConstantRow } from './seq_steps.js';

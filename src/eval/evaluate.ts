@@ -42,7 +42,7 @@ export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions =
   checkDataFitsModel(fm, one, `data set "${data.name}"`);
   const task = fm.task;
   const missing = fm.checkMissing(opts.missing);
-  const pre = fm.preprocess(s.features, missing);
+  const pre = fm.preprocess(s.features, missing, s.lengths);
   const t0 = performance.now();
   const outs = fm.outputsPreprocessed(pre, s.n, { batchSize: opts.batchSize ?? 256, names: task.reads, missing });
   const secs = (performance.now() - t0) / 1000;

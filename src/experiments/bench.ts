@@ -229,7 +229,8 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
   for (const d of datasets) {
     const spec = specOf(d);
     const runs: PlannedRun[] = [];
-    const candidates = opts.methods ?? methodNamesFor(spec);
+    // `constant` (the floor) runs in every table
+    const candidates = opts.methods ? (opts.methods.includes('constant') ? opts.methods : [...opts.methods, 'constant']) : methodNamesFor(spec);
     for (const name of candidates) {
       let entry: MethodEntry;
       try {

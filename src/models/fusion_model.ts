@@ -11,7 +11,7 @@ import { tf, tfl } from '../backend/index.js';
 import { applyStandardizer, fitPreprocessing, type Standardizer } from '../data/preprocess.js';
 import { sizeOf, type SplitData } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
-import type { DataSpec, Options } from '../registry/index.js';
+import { getMethod, type DataSpec, type Options } from '../registry/index.js';
 import { classNames, getTask, sigmoidValues, softmaxRows, type LossTerm, type OutputArrays, type Task } from '../tasks/index.js';
 import { LIBRARY } from '../version.js';
 import { compose } from './compose.js';
@@ -39,6 +39,11 @@ export interface PredictOptions {
   missing?: string[];
 }
 
+
+/** Key of a modality's lengths in a preprocessed feature record. */
+export function lengthKey(modality: string): string {
+  return `${modality}#lengths`;
+}
 
 export class FusionModel {
   readonly model: tfl.LayersModel;
@@ -76,6 +81,7 @@ export class FusionModel {
       outputs: c.outputs,
       objective: c.objective,
       ...(c.presence ? { presence: true } : {}),
+      ...(c.lengthInputs.length ? { lengthInputs: c.lengthInputs } : {}),
       preprocessing,
       classes: classNames(spec.task),
     });
@@ -109,7 +115,8 @@ export class FusionModel {
 
   /** Fit the standardisation of every modality on a (training) split. */
   fitPreprocessing(train: SplitData): void {
-    this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities);
+    const entry = getMethod(this.meta.method, this.spec);
+    this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities, entry.scaling?.bind(entry));
   }
 
   /** The modalities named missing, checked against those the model reads. */
@@ -126,7 +133,7 @@ export class FusionModel {
    * Standardised copies of the features this model reads. A modality named in `missing`
    * needs no features: its input is the training mean (standardised: zeros).
    */
-  preprocess(features: Record<string, Float32Array>, missing: string[] = []): Record<string, Float32Array> {
+  preprocess(features: Record<string, Float32Array>, missing: string[] = [], lengths?: Record<string, Int32Array>): Record<string, Float32Array> {
     this.checkMissing(missing);
     const out: Record<string, Float32Array> = {};
     let rows = -1;
@@ -148,6 +155,7 @@ export class FusionModel {
       if (!x) throw new ModalfuseError('input lacks a modality the model needs', { modality: m, expected: this.inputModalities, found: Object.keys(features) });
       out[m] = applyStandardizer(x, this.meta.preprocessing[m]);
     }
+    for (const m of this.meta.lengthInputs ?? []) if (lengths?.[m]) out[lengthKey(m)] = Float32Array.from(lengths[m]);
     return out;
   }
 
@@ -175,6 +183,13 @@ export class FusionModel {
       for (let i = 0; i < idx.length; i++) buf.set(src.subarray(idx[i] * size, (idx[i] + 1) * size), i * size);
       return tf.tensor(buf, [idx.length, ...shape], 'float32');
     });
+    for (const m of this.meta.lengthInputs ?? []) {
+      // valid steps per sample; every step where the data gives no lengths
+      const src = pre[lengthKey(m)];
+      const buf = new Float32Array(idx.length).fill(this.meta.modalities[m].shape[0]);
+      if (src) for (let i = 0; i < idx.length; i++) buf[i] = src[idx[i]];
+      xs.push(tf.tensor2d(buf, [idx.length, 1]));
+    }
     if (this.meta.presence) {
       const k = Object.keys(this.meta.modalities).length;
       xs.push(tf.tensor2d(presence ?? this.presenceMask(idx.length), [idx.length, k]));
@@ -252,8 +267,8 @@ export class FusionModel {
    * Every output of the model (or `names`) by name, on raw features: the prediction, and
    * whatever else the method returns (per-modality heads, attention weights, embeddings).
    */
-  predictOutputs(features: Record<string, Float32Array>, n: number, opts: PredictOptions & { names?: string[] } = {}): OutputArrays {
-    const pre = this.preprocess(features, opts.missing);
+  predictOutputs(features: Record<string, Float32Array>, n: number, opts: PredictOptions & { names?: string[]; lengths?: Record<string, Int32Array> } = {}): OutputArrays {
+    const pre = this.preprocess(features, opts.missing, opts.lengths);
     return this.outputsPreprocessed(pre, n, { batchSize: opts.batchSize, names: opts.names, missing: opts.missing });
   }
 
