@@ -104,6 +104,10 @@ export class DynamicFusionGraph extends FusionLayer {
     });
   }
 
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), units: this.units };
+  }
+
   costPerSample(shapes: Shape[]): LayerCost {
     const dims = shapes.map((s) => s[s.length - 1] as number);
     const { subsets, edges } = graphOf(dims.length);
