@@ -41,7 +41,12 @@ test('MFN layer: output shapes ([batch, ΣH + memory] and [batch, modalities]) a
   assert.deepEqual(layer.computeOutputShape(xs.map((x) => x.shape)), [[2, 14], [2, 3]]);
   const params = layer.weights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0);
   assert.equal(MemoryFusion.params([3, 5, 1], layer), params);
-  tf.dispose([...xs, z, att]);
+  // graph-mfn: a third output, the graph's 19 edge efficacies for three modalities
+  const g = new MemoryFusion({ modalities: ['a', 'b', 'c'], hidden: [4, 3, 2], memory: 5, attHidden: [6, 4], attDropout: [0, 0], gammaHidden: [7, 3], gammaDropout: [0, 0], graph: true });
+  const outs = g.apply(xs) as tf.Tensor[];
+  assert.deepEqual(outs.map((o) => o.shape), [[2, 14], [2, 3], [2, 19]]);
+  assert.equal(MemoryFusion.params([3, 5, 1], g), g.weights.reduce((a, w) => a + (w.shape as number[]).reduce((x, y) => x * y, 1), 0));
+  tf.dispose([...xs, z, att, ...outs]);
 });
 
 test('MFN layer: one step on tiny weights equals a scalar hand computation', () => {
@@ -111,12 +116,12 @@ function withJunkPadding(ds: Dataset, lengths: Record<string, Int32Array>, seed:
   return out;
 }
 
-for (const method of ['mfn', 'ef-lstm', 'lf-lstm', 'dfg', 'modal-attention']) {
+for (const method of ['mfn', 'graph-mfn', 'ef-lstm', 'lf-lstm', 'dfg', 'modal-attention']) {
   test(`${method}: padded steps beyond the valid lengths change no output; the lengths matter; save -> load gives the same outputs`, async () => {
     const ds = smallDataset(SEQ, { kind: 'classification', classes: ['0', '1', '2'] }, { train: 24, valid: 8, test: 8 });
     const n = ds.splits.test!.n;
     const lengths = { a: Int32Array.from({ length: n }, (_, i) => 1 + (i % 6)), b: Int32Array.from({ length: n }, (_, i) => 6 - (i % 4)) };
-    const options = method === 'mfn' ? TINY_MFN : { hidden: 4 };
+    const options = method.endsWith('mfn') ? TINY_MFN : { hidden: 4 };
     const fm = FusionModel.create(method, { task: ds.task, modalities: ds.modalities }, options, { seed: 2 });
     assert.deepEqual(fm.meta.lengthInputs, ['a', 'b']);
     await train(fm, ds, { epochs: 1, batchSize: 8 });

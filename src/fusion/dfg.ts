@@ -18,7 +18,7 @@ export interface DfgArgs extends FusionArgs {
 }
 
 /** Subsets as bit masks, by size then value; the edges into each subset of size >= 2 and into τ. */
-function graphOf(M: number): { subsets: number[]; edges: Array<[number, number]> } {
+export function graphOf(M: number): { subsets: number[]; edges: Array<[number, number]> } {
   const subsets = Array.from({ length: (1 << M) - 1 }, (_, i) => i + 1).sort((a, b) => popcount(a) - popcount(b) || a - b);
   const edges: Array<[number, number]> = [];
   for (const S of subsets) {
@@ -33,6 +33,43 @@ function popcount(x: number): number {
   let c = 0;
   for (; x; x &= x - 1) c++;
   return c;
+}
+
+/** The graph's weights for inputs of widths `dims`: name, shape, and whether it starts at zero (biases). */
+export function dfgWeightSpecs(dims: number[], units: number): Array<{ name: string; shape: number[]; zero: boolean }> {
+  const { subsets, edges } = graphOf(dims.length);
+  const u = units;
+  const out: Array<{ name: string; shape: number[]; zero: boolean }> = [];
+  const add = (name: string, shape: number[], zero = false) => out.push({ name, shape, zero });
+  dims.forEach((d, i) => {
+    add(`v${1 << i}_kernel`, [d, u]);
+    add(`v${1 << i}_bias`, [u], true);
+  });
+  for (const S of subsets) {
+    if (popcount(S) < 2) continue;
+    add(`v${S}_kernel`, [edges.filter((e) => e[1] === S).length * u, u]);
+    add(`v${S}_bias`, [u], true);
+  }
+  add('out_kernel', [subsets.length * u, u]);
+  add('out_bias', [u], true);
+  add('efficacy_kernel', [dims.reduce((a, b) => a + b, 0), u]);
+  add('efficacy_bias', [u], true);
+  add('efficacy_out_kernel', [u, edges.length]);
+  add('efficacy_out_bias', [edges.length], true);
+  return out;
+}
+
+/** The graph on M inputs: [τ [batch, units], efficacies [batch, edges]]; `w(name)` reads a weight of `dfgWeightSpecs`. */
+export function dfgForward(xs: tf.Tensor[], w: (name: string) => tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const { subsets, edges } = graphOf(xs.length);
+  const lin = (x: tf.Tensor, n: string) => tf.add(tf.matMul(x, w(`${n}_kernel`)), w(`${n}_bias`));
+  const alpha = tf.sigmoid(lin(tf.relu(lin(tf.concat(xs, 1), 'efficacy')), 'efficacy_out'));
+  const a = tf.split(alpha, edges.length, 1);
+  const v = new Map<number, tf.Tensor>();
+  xs.forEach((x, i) => v.set(1 << i, tf.relu(lin(x, `v${1 << i}`))));
+  const into = (S: number) => tf.concat(edges.map((e, j) => [e, j] as const).filter(([e]) => e[1] === S).map(([e, j]) => tf.mul(a[j], v.get(e[0])!)), 1);
+  for (const S of subsets) if (popcount(S) >= 2) v.set(S, tf.relu(lin(into(S), `v${S}`)));
+  return [tf.relu(lin(into(-1), 'out')), alpha];
 }
 
 export class DynamicFusionGraph extends FusionLayer {
@@ -54,28 +91,8 @@ export class DynamicFusionGraph extends FusionLayer {
 
   override build(inputShape: Shape | Shape[]): void {
     const dims = asShapes(inputShape).map((s) => s[s.length - 1] as number);
-    const { subsets, edges } = graphOf(dims.length);
-    const u = this.units;
     let k = 0;
-    const add = (name: string, shape: number[], init = this.glorot(++k)) => (this.w[name] = this.addWeight(name, shape, 'float32', init));
-    const zeros = () => tfl.initializers.zeros();
-    dims.forEach((d, i) => {
-      add(`v${1 << i}_kernel`, [d, u]);
-      add(`v${1 << i}_bias`, [u], zeros());
-    });
-    for (const S of subsets) {
-      if (popcount(S) < 2) continue;
-      const fanIn = edges.filter((e) => e[1] === S).length;
-      add(`v${S}_kernel`, [fanIn * u, u]);
-      add(`v${S}_bias`, [u], zeros());
-    }
-    add('out_kernel', [subsets.length * u, u]);
-    add('out_bias', [u], zeros());
-    const din = dims.reduce((a, b) => a + b, 0);
-    add('efficacy_kernel', [din, u]);
-    add('efficacy_bias', [u], zeros());
-    add('efficacy_out_kernel', [u, edges.length]);
-    add('efficacy_out_bias', [edges.length], zeros());
+    for (const { name, shape, zero } of dfgWeightSpecs(dims, this.units)) this.w[name] = this.addWeight(name, shape, 'float32', zero ? tfl.initializers.zeros() : this.glorot(++k));
     this.built = true;
   }
 
@@ -88,20 +105,7 @@ export class DynamicFusionGraph extends FusionLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
-    return tf.tidy(() => {
-      const xs = asTensors(inputs);
-      const { subsets, edges } = graphOf(xs.length);
-      const lin = (x: tf.Tensor, n: string) => tf.add(tf.matMul(x, this.w[`${n}_kernel`].read()), this.w[`${n}_bias`].read());
-      const hidden = tf.relu(lin(tf.concat(xs, 1), 'efficacy'));
-      const alpha = tf.sigmoid(lin(hidden, 'efficacy_out'));
-      const a = tf.split(alpha, edges.length, 1);
-      const v = new Map<number, tf.Tensor>();
-      xs.forEach((x, i) => v.set(1 << i, tf.relu(lin(x, `v${1 << i}`))));
-      const into = (S: number) => tf.concat(edges.map((e, j) => [e, j] as const).filter(([e]) => e[1] === S).map(([e, j]) => tf.mul(a[j], v.get(e[0])!)), 1);
-      for (const S of subsets) if (popcount(S) >= 2) v.set(S, tf.relu(lin(into(S), `v${S}`)));
-      const out = tf.relu(lin(into(-1), 'out'));
-      return [out, alpha];
-    });
+    return tf.tidy(() => dfgForward(asTensors(inputs), (n) => this.w[n].read()));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

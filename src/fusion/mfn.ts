@@ -32,6 +32,7 @@
 import { tf, tfl } from '../backend/index.js';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
 import { asShapes, asTensors, FusionLayer, type FusionArgs, type LayerCost, type Shape } from './base.js';
+import { dfgForward, dfgWeightSpecs, graphOf } from './dfg.js';
 
 export interface MfnArgs extends FusionArgs {
   /** LSTM units per modality (input order). */
@@ -47,6 +48,12 @@ export interface MfnArgs extends FusionArgs {
   gammaDropout: [number, number];
   /** The last M inputs are the modalities' valid lengths [batch, 1]. */
   lengths?: boolean;
+  /**
+   * Graph-MFN (Zadeh et al., ACL 2018): the memory proposal D_u is a dynamic fusion graph
+   * over the modalities' parts of ĉ (vertices of width attHidden[1]), û = tanh(τ W + b); a
+   * third output holds the graph's efficacies averaged over the valid steps.
+   */
+  graph?: boolean;
 }
 
 interface Mlp {
@@ -67,6 +74,8 @@ export class MemoryFusion extends FusionLayer {
   readonly gammaHidden: [number, number];
   readonly gammaDropout: [number, number];
   readonly lengths: boolean;
+  readonly graph: boolean;
+  private dfg: Record<string, LayerVariable> = {};
   private lstm: { kernel: LayerVariable; recurrent: LayerVariable; bias: LayerVariable }[] = [];
   private nets: Record<'att' | 'u' | 'g1' | 'g2', Mlp> | null = null;
   private calls = 0;
@@ -81,6 +90,7 @@ export class MemoryFusion extends FusionLayer {
     this.gammaHidden = [...args.gammaHidden] as [number, number];
     this.gammaDropout = [...args.gammaDropout] as [number, number];
     this.lengths = args.lengths ?? false;
+    this.graph = args.graph ?? false;
     if (this.hidden.length !== this.modalities.length) throw new Error(`MemoryFusion: ${this.modalities.length} modalities but ${this.hidden.length} hidden sizes`);
     if (!Number.isInteger(this.window) || this.window < 1) throw new Error(`MemoryFusion: window must be a positive integer, found ${this.window}`);
   }
@@ -111,10 +121,23 @@ export class MemoryFusion extends FusionLayer {
     });
     this.nets = {
       att: mlp('att1', cin, this.attHidden[0], cin, this.attDropout[0]),
-      u: mlp('att2', cin, this.attHidden[1], this.memory, this.attDropout[1]),
+      // graph-mfn: the graph replaces D_u's first layer (its τ has width attHidden[1])
+      u: this.graph
+        ? ({
+            w2: this.addWeight('att2_out_kernel', [this.attHidden[1], this.memory], 'float32', this.glorot(++k)),
+            b2: this.addWeight('att2_out_bias', [this.memory], 'float32', tfl.initializers.zeros()),
+            drop: this.attDropout[1],
+          } as Mlp)
+        : mlp('att2', cin, this.attHidden[1], this.memory, this.attDropout[1]),
       g1: mlp('gamma1', cin + this.memory, this.gammaHidden[0], this.memory, this.gammaDropout[0]),
       g2: mlp('gamma2', cin + this.memory, this.gammaHidden[1], this.memory, this.gammaDropout[1]),
     };
+    if (this.graph) {
+      const dims = this.hidden.map((H) => H * this.window);
+      for (const { name, shape, zero } of dfgWeightSpecs(dims, this.attHidden[1])) {
+        this.dfg[name] = this.addWeight(`dfg_${name}`, shape, 'float32', zero ? tfl.initializers.zeros() : this.glorot(++k));
+      }
+    }
     void M;
     this.built = true;
   }
@@ -124,6 +147,7 @@ export class MemoryFusion extends FusionLayer {
     return [
       [b, this.cells + this.memory],
       [b, this.modalities.length],
+      ...(this.graph ? [[b, graphOf(this.modalities.length).edges.length]] : []),
     ];
   }
 
@@ -199,6 +223,7 @@ export class MemoryFusion extends FusionLayer {
       let mem: tf.Tensor = tf.zeros([B, mem0]);
       const past: tf.Tensor[] = Array.from({ length: this.window - 1 }, () => tf.zeros([B, S]));
       const attn: tf.Tensor[] = [];
+      const effs: tf.Tensor[] = [];
       for (let t = 0; t < T; t++) {
         const z = tf.add(xp[t], tf.matMul(h, R));
         const sg = tf.sigmoid(z);
@@ -211,7 +236,17 @@ export class MemoryFusion extends FusionLayer {
         const cStar = this.window === 1 ? cNew : tf.concat([...past, cNew], 1);
         const a = tf.softmax(layer(hidden(cStar, nets.att.w1.read(), nets.att.b1.read(), keepAtt, t), nets.att.w2.read(), nets.att.b2.read()));
         const attended = tf.mul(a, cStar);
-        const uHat = tf.tanh(layer(hidden(attended, nets.u.w1.read(), nets.u.b1.read(), keepU, t), nets.u.w2.read(), nets.u.b2.read()));
+        let uIn: tf.Tensor;
+        if (this.graph) {
+          // each modality's columns of ĉ (over the window) are one vertex of the graph
+          const parts = this.hidden.map((H, i) => tf.concat(Array.from({ length: this.window }, (_, w) => tf.slice(attended, [0, w * S + offs[i]], [B, H])), 1));
+          const [tau, alpha] = dfgForward(parts, (n) => this.dfg[n].read());
+          uIn = keepU ? tf.mul(tau, keepU[t]) : tau;
+          effs.push(alpha);
+        } else {
+          uIn = hidden(attended, nets.u.w1.read(), nets.u.b1.read(), keepU, t);
+        }
+        const uHat = tf.tanh(layer(uIn, nets.u.w2.read(), nets.u.b2.read()));
         const gates = tf.sigmoid(layer(hidden(tf.concat([attended, mem], 1), gW1, gB1, keepG, t), gW2, gB2));
         let next: tf.Tensor = tf.add(tf.mul(tf.slice(gates, [0, 0], [B, mem0]), mem), tf.mul(tf.slice(gates, [0, mem0], [B, mem0]), uHat));
         if (anyMask) next = tf.add(mem, tf.mul(anyMask[t], tf.sub(next, mem)));
@@ -230,7 +265,9 @@ export class MemoryFusion extends FusionLayer {
       const perStep = tf.matMul(tf.reshape(tf.stack(attn, 1), [B * T, S * this.window]), tf.tensor2d(owner, [S * this.window, M])).reshape([B, T, M]);
       const stepW = anyMask ? tf.stack(anyMask, 1) : tf.ones([B, T, 1]); // [B, T, 1]
       const attention = tf.div(tf.sum(tf.mul(perStep, stepW), 1), tf.maximum(tf.sum(stepW, 1), 1));
-      return [tf.concat([h, mem], 1), attention];
+      const outs = [tf.concat([h, mem], 1), attention];
+      if (this.graph) outs.push(tf.div(tf.sum(tf.mul(tf.stack(effs, 1), stepW), 1), tf.maximum(tf.sum(stepW, 1), 1)));
+      return outs;
     });
   }
 
@@ -256,7 +293,10 @@ export class MemoryFusion extends FusionLayer {
     let p = 0;
     a.hidden.forEach((H, i) => (p += dims[i] * 4 * H + H * 4 * H + 4 * H));
     const mlp = (din: number, hid: number, dout: number) => din * hid + hid + hid * dout + dout;
-    p += mlp(cin, a.attHidden[0], cin) + mlp(cin, a.attHidden[1], a.memory) + mlp(cin + a.memory, a.gammaHidden[0], a.memory) + mlp(cin + a.memory, a.gammaHidden[1], a.memory);
+    const u = a.graph
+      ? dfgWeightSpecs(a.hidden.map((H) => H * (a.window ?? 2)), a.attHidden[1]).reduce((s, w) => s + w.shape.reduce((x, y) => x * y, 1), 0) + a.attHidden[1] * a.memory + a.memory
+      : mlp(cin, a.attHidden[1], a.memory);
+    p += mlp(cin, a.attHidden[0], cin) + u + mlp(cin + a.memory, a.gammaHidden[0], a.memory) + mlp(cin + a.memory, a.gammaHidden[1], a.memory);
     return p;
   }
 
@@ -271,6 +311,7 @@ export class MemoryFusion extends FusionLayer {
       gammaHidden: this.gammaHidden,
       gammaDropout: this.gammaDropout,
       lengths: this.lengths,
+      graph: this.graph,
     };
   }
 }

@@ -10,6 +10,7 @@ import { DynamicFusionGraph, MemoryFusion, ModalAttention } from '../fusion/inde
 import { register, type BuildContext, type DataSpec, type MethodEntry, type Options, type Sym } from '../registry/index.js';
 
 const ALL_TASKS: MethodEntry['tasks'] = ['classification', 'regression', 'multilabel'];
+const DFG_CITATION = 'Zadeh, Liang, Poria, Cambria, Morency. Multimodal Language Analysis in the Wild: CMU-MOSEI and Interpretable Dynamic Fusion Graph. ACL 2018';
 const MFN_CITATION = 'Zadeh, Liang, Mazumder, Poria, Cambria, Morency. Memory Fusion Network for Multi-view Sequential Learning. AAAI 2018';
 
 function isSequence(spec: DataSpec, m: string): boolean {
@@ -64,63 +65,70 @@ const pair = (d: [number, number], what: string) => ({
   description: what,
 });
 
-register({
-  name: 'mfn',
-  family: 'attention',
-  level: 'intermediate',
-  description: 'Memory Fusion Network: one LSTM per modality, delta-memory attention over the cell states of t-1 and t, multi-view gated memory',
-  citation: MFN_CITATION,
-  tasks: ALL_TASKS,
-  modalityKinds: 'any',
-  minModalities: 2,
-  // the official "mae 0.993" configuration (pliang279/MFN test_mosi.py), text dropped
-  options: {
-    lstmHidden: {
-      type: 'integer',
-      default: 0,
-      min: 0,
-      perModality: true,
-      description: 'LSTM units per modality (lstmHidden.audio=48); 0: the official preset (audio 48, video 16, text 88; 32 for other names)',
-    },
-    memory: { type: 'integer', default: 128, min: 1, description: 'size of the multi-view gated memory' },
-    window: { type: 'integer', default: 2, min: 1, description: 'steps of cell states the delta-memory attention sees (2: t-1 and t)' },
-    attHidden: { ...pair([128, 64], 'hidden widths of the attention network D_a and the memory proposal D_u'), items: { type: 'integer', min: 1 } },
-    attDropout: pair([0, 0.2], 'dropout inside D_a and D_u'),
-    gammaHidden: { ...pair([256, 64], 'hidden widths of the retain (γ1) and update (γ2) gate networks'), items: { type: 'integer', min: 1 } },
-    gammaDropout: pair([0, 0.2], 'dropout inside the γ1 and γ2 networks'),
-    outHidden: { type: 'integer', default: 64, min: 1, description: 'hidden width of the prediction network' },
-    outDropout: { type: 'number', default: 0.5, min: 0, max: 0.95, description: 'dropout of the prediction network' },
-  },
-  training: { lr: 0.01, batchSize: 128, epochs: 100, patience: 0, loss: 'l1' },
-  // the official code scales video by its training max |x| per feature (audio is left raw there; standardised here)
-  scaling: (m) => (m === 'video' ? 'maxabs' : 'standardize'),
-  check: (spec) => alignedSequences(spec),
-  cost(spec, options) {
-    const ms = Object.keys(spec.modalities).sort();
-    const o = { optionFor: (k: string, m: string) => (typeof options[k] === 'object' ? ((options[k] as Record<string, number>)[m] ?? 0) : options[k]) };
-    const args = mfnArgs(options, ms.map((m) => mfnHidden(o, m)));
-    const dims = ms.map((m) => spec.modalities[m].shape[1]);
-    const T = spec.modalities[ms[0]].shape[0];
-    const layer = new MemoryFusion({ modalities: ms, ...args });
-    const c = layer.costPerSample(ms.map((m) => [null, T, spec.modalities[m].shape[1]]));
-    const z = args.hidden.reduce((a, b) => a + b, 0) + args.memory;
-    const out = options.outHidden as number;
-    const width = spec.task.kind === 'classification' ? spec.task.classes.length : spec.task.kind === 'regression' ? spec.task.targets.length : 1;
-    const head = z * out + out + out * width + width;
-    return { params: MemoryFusion.params(dims, args) + head, flopsPerSample: c.flops + 2 * head, activationBytesPerSample: 4 * (c.activations + out + width) };
-  },
-  build(ctx) {
-    const ms = ctx.modalities;
-    const layer = new MemoryFusion({ modalities: ms, ...mfnArgs(ctx.options, ms.map((m) => mfnHidden(ctx, m))), seed: ctx.rng.seed(), name: 'fusion_mfn' });
-    const [z, attention] = layer.apply([...ms.map((m) => ctx.inputs[m]), ...ms.map((m) => ctx.lengths(m))]) as Sym[];
-    let h = dense(z, ctx.options.outHidden as number, ctx.rng, 'out_dense', 'relu');
-    h = dropout(h, ctx.options.outDropout as number, ctx.rng, 'out_drop');
-    return { outputs: { main: dense(h, ctx.outWidth, ctx.rng, 'out_out'), attention } };
-  },
-});
-
-function mfnArgs(o: Options, hidden: number[]) {
+function mfnEntry(graph: boolean): MethodEntry {
   return {
+    name: graph ? 'graph-mfn' : 'mfn',
+    family: 'attention',
+    level: 'intermediate',
+    description: graph
+      ? 'Graph-MFN: MFN whose memory proposal is a dynamic fusion graph over the modalities (efficacies are an output)'
+      : 'Memory Fusion Network: one LSTM per modality, delta-memory attention over the cell states of t-1 and t, multi-view gated memory',
+    citation: graph ? DFG_CITATION : MFN_CITATION,
+    tasks: ALL_TASKS,
+    modalityKinds: 'any',
+    minModalities: 2,
+    // the official "mae 0.993" configuration (pliang279/MFN test_mosi.py), text dropped
+    options: {
+      lstmHidden: {
+        type: 'integer',
+        default: 0,
+        min: 0,
+        perModality: true,
+        description: 'LSTM units per modality (lstmHidden.audio=48); 0: the official preset (audio 48, video 16, text 88; 32 for other names)',
+      },
+      memory: { type: 'integer', default: 128, min: 1, description: 'size of the multi-view gated memory' },
+      window: { type: 'integer', default: 2, min: 1, description: 'steps of cell states the delta-memory attention sees (2: t-1 and t)' },
+      attHidden: { ...pair([128, 64], 'hidden widths of the attention network D_a and the memory proposal D_u'), items: { type: 'integer', min: 1 } },
+      attDropout: pair([0, 0.2], 'dropout inside D_a and D_u'),
+      gammaHidden: { ...pair([256, 64], 'hidden widths of the retain (γ1) and update (γ2) gate networks'), items: { type: 'integer', min: 1 } },
+      gammaDropout: pair([0, 0.2], 'dropout inside the γ1 and γ2 networks'),
+      outHidden: { type: 'integer', default: 64, min: 1, description: 'hidden width of the prediction network' },
+      outDropout: { type: 'number', default: 0.5, min: 0, max: 0.95, description: 'dropout of the prediction network' },
+    },
+    training: { lr: 0.01, batchSize: 128, epochs: 100, patience: 0, loss: 'l1' },
+    // the official code scales video by its training max |x| per feature (audio is left raw there; standardised here)
+    scaling: (m) => (m === 'video' ? 'maxabs' : 'standardize'),
+    check: (spec) => alignedSequences(spec),
+    cost(spec, options) {
+      const ms = Object.keys(spec.modalities).sort();
+      const o = { optionFor: (k: string, m: string) => (typeof options[k] === 'object' ? ((options[k] as Record<string, number>)[m] ?? 0) : options[k]) };
+      const args = mfnArgs(options, ms.map((m) => mfnHidden(o, m)), graph);
+      const dims = ms.map((m) => spec.modalities[m].shape[1]);
+      const T = spec.modalities[ms[0]].shape[0];
+      const layer = new MemoryFusion({ modalities: ms, ...args });
+      const c = layer.costPerSample(ms.map((m) => [null, T, spec.modalities[m].shape[1]]));
+      const z = args.hidden.reduce((a, b) => a + b, 0) + args.memory;
+      const out = options.outHidden as number;
+      const width = spec.task.kind === 'classification' ? spec.task.classes.length : spec.task.kind === 'regression' ? spec.task.targets.length : 1;
+      const head = z * out + out + out * width + width;
+      return { params: MemoryFusion.params(dims, args) + head, flopsPerSample: c.flops + 2 * head, activationBytesPerSample: 4 * (c.activations + out + width) };
+    },
+    build(ctx) {
+      const ms = ctx.modalities;
+      const layer = new MemoryFusion({ modalities: ms, ...mfnArgs(ctx.options, ms.map((m) => mfnHidden(ctx, m)), graph), seed: ctx.rng.seed(), name: graph ? 'fusion_graph_mfn' : 'fusion_mfn' });
+      const [z, attention, efficacies] = layer.apply([...ms.map((m) => ctx.inputs[m]), ...ms.map((m) => ctx.lengths(m))]) as Sym[];
+      let h = dense(z, ctx.options.outHidden as number, ctx.rng, 'out_dense', 'relu');
+      h = dropout(h, ctx.options.outDropout as number, ctx.rng, 'out_drop');
+      return { outputs: { main: dense(h, ctx.outWidth, ctx.rng, 'out_out'), attention, ...(graph ? { efficacies } : {}) } };
+    },
+  };
+}
+register(mfnEntry(false));
+register(mfnEntry(true));
+
+function mfnArgs(o: Options, hidden: number[], graph: boolean) {
+  return {
+    graph,
     hidden,
     memory: o.memory as number,
     window: o.window as number,
@@ -139,7 +147,7 @@ register({
   family: 'attention',
   level: 'intermediate',
   description: 'dynamic fusion graph: vertices for every modality subset, efficacies on the edges (an output for explanation)',
-  citation: 'Zadeh, Liang, Poria, Cambria, Morency. Multimodal Language Analysis in the Wild: CMU-MOSEI and Interpretable Dynamic Fusion Graph. ACL 2018',
+  citation: DFG_CITATION,
   tasks: ALL_TASKS,
   modalityKinds: 'any',
   minModalities: 2,
@@ -253,4 +261,4 @@ register({
   },
 });
 
-export const ATTENTION_METHODS = ['mfn', 'dfg', 'modal-attention', 'ef-lstm', 'lf-lstm', 'constant'];
+export const ATTENTION_METHODS = ['mfn', 'graph-mfn', 'dfg', 'modal-attention', 'ef-lstm', 'lf-lstm', 'constant'];
