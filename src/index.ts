@@ -52,3 +52,4 @@ export * from './data/import.js';
 export * from './report/html.js';
 export * from './report/summary.js';
 export * from './report/table.js';
+export * from './eval/explain.js';

@@ -676,6 +676,24 @@ function buildProgram(): Command {
     .option('--seed <n>', 'seed of the noise (default 0)', seedArg)
     .action((o, c) => cmdEval(o, c));
 
+  // explain (src/eval/explain.ts): modal attention weights, DFG efficacies, MFN attention per modality
+  program
+    .command('explain')
+    .description('per-sample explanation weights of a saved model and their averages per class (or target tercile); prints one JSON object')
+    .requiredOption('--model <dir>', 'model folder (from train --save) of modal-attention, dfg, mfn or graph-mfn')
+    .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
+    .option('--split <split>', 'train, valid or test (default test)', splitArg)
+    .option('--limit <n>', 'at most N samples in perSample (averages use all)', intArg(1))
+    .action(async (o, c) => {
+      const L = await backend(c);
+      const fm = await L.FusionModel.load(o.model as string);
+      const data = await L.loadDataset(o.dataset as string);
+      L.checkDataFitsModel(fm, data, `data set "${data.name}"`);
+      const result = L.explain(fm, data, { split: evalSplit(data, o.split as SplitName | undefined), limit: o.limit as number | undefined });
+      fm.dispose();
+      out(JSON.stringify(result));
+    });
+
   program
     .command('predict')
     .description('predictions for new samples, one JSON line per sample')
