@@ -232,3 +232,18 @@ test('sequence suite: three named data sets of 20-step sequences, not part of `s
   const { loadDatasets } = await import('../src/datasets/resolve.js');
   assert.ok((await loadDatasets('synthetic', { quick: true })).every((d) => !d.name.startsWith('synthetic:seq')));
 });
+
+test('multi-target regression carries metricsPerTarget; a task acc2Threshold adds acc2 (label > t vs prediction > t)', async () => {
+  const { getTask } = await import('../src/tasks/index.js');
+  const raw = Float32Array.from([1, 10, 2, 20, 3, 33, 5, 40]); // 4 samples x targets (u, v)
+  const labels = Float32Array.from([1, 12, 3, 20, 2, 30, 5, 41]);
+  const r = getTask({ kind: 'regression', targets: ['u', 'v'] }).evaluate({ values: { main: raw }, widths: { main: 2 } }, labels);
+  assert.deepEqual(Object.keys(r.metricsPerTarget!), ['u', 'v']);
+  assert.ok(Math.abs(r.metricsPerTarget!.u.mae - 0.5) < 1e-9 && Math.abs(r.metricsPerTarget!.v.mae - 1.5) < 1e-9);
+  assert.ok(Math.abs(r.metrics.mae - 1) < 1e-9, 'the overall mae is the mean over targets');
+  const one = getTask({ kind: 'regression', targets: ['s'], acc2Threshold: 3.5 }).evaluate({ values: { main: Float32Array.from([3, 4, 4, 2]) }, widths: { main: 1 } }, Float32Array.from([3, 4, 3, 4]));
+  assert.equal(one.metrics.acc2, 0.5);
+  assert.equal(one.metricsPerTarget, undefined);
+  const mmmo = (await import('../src/datasets/mfn.js')).MFN_NAMES;
+  assert.ok(mmmo.includes('mmmo'));
+});

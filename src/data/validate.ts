@@ -64,7 +64,10 @@ export function validateTask(task: unknown, file?: string): TaskSpec {
     case 'classification':
       return { kind: 'classification', classes: checkNameList(task.classes, 'classes', file) };
     case 'regression':
-      return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file) };
+      if (task.acc2Threshold !== undefined && !(typeof task.acc2Threshold === 'number' && Number.isFinite(task.acc2Threshold))) {
+        throw new ModalfuseError('task.acc2Threshold must be a finite number', { file, expected: 'a number, e.g. 3.5', found: describe(task.acc2Threshold) });
+      }
+      return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file), ...(task.acc2Threshold !== undefined ? { acc2Threshold: task.acc2Threshold as number } : {}) };
     case 'multilabel':
       return { kind: 'multilabel', labels: checkNameList(task.labels, 'labels', file) };
     case 'retrieval':

@@ -24,6 +24,8 @@ export interface Evaluation {
   n: number;
   metrics: Metrics;
   confusion?: number[][];
+  /** Multi-target regression: MAE and r per target (DESIGN.md `metricsPerTarget`). */
+  metricsPerTarget?: Record<string, Metrics>;
   inferSamplesPerSec: number;
   /** Raw prediction outputs [n, outWidth] (logits or values); empty for retrieval. */
   raw: Float32Array;
@@ -52,6 +54,7 @@ export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions =
     n: s.n,
     metrics: r.metrics,
     confusion: r.confusion,
+    ...(r.metricsPerTarget ? { metricsPerTarget: r.metricsPerTarget } : {}),
     inferSamplesPerSec: secs > 0 ? s.n / secs : 0,
     raw: outs.values.main ?? new Float32Array(0),
     outputs: outs.values,
