@@ -61,7 +61,7 @@ test('bench CLI writes results.json (valid against the schema) and a self-contai
   assert.equal(r2.status, 0, r2.stderr);
   assert.match(r2.stdout, /^synthetic:redundant \(classification; accuracy higher is better\)/m);
   assert.match(r2.stdout, /late-mean/);
-  assert.match(r2.stderr, /\[16\/16\]/, 'progress on stderr');
+  assert.match(r2.stderr, /\[20\/20\]/, 'progress on stderr (constant, the floor, runs in every table)');
   const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as BenchResults;
   assertValid(results);
   assert.equal(results.schemaVersion, 1);
@@ -70,7 +70,7 @@ test('bench CLI writes results.json (valid against the schema) and a self-contai
   assert.equal(results.options.quick, true);
   assert.deepEqual(results.datasets.map((d) => d.dataset), ['synthetic:redundant', 'synthetic:regression']);
   const red = results.datasets[0];
-  assert.deepEqual(red.results.map((x) => x.method), ['concat', 'late-mean', 'a-only', 'sum']);
+  assert.deepEqual(red.results.map((x) => x.method), ['concat', 'late-mean', 'a-only', 'sum', 'constant']);
   for (const x of red.results) {
     assert.ok(x.metricsStd && typeof x.metricsStd.accuracy === 'number', 'std over two seeds');
     assert.equal(x.confusion!.length, 4);
@@ -78,7 +78,7 @@ test('bench CLI writes results.json (valid against the schema) and a self-contai
     assert.equal(x.history.length, 2);
     assert.equal(x.options.hidden, 16, '--set hidden applies to every method');
     assert.ok(x.params > 0 && x.flopsPerSample > 0 && x.trainSamplesPerSec > 0);
-    const mods = x.method === 'a-only' ? ['a'] : ['a', 'b'];
+    const mods = x.method === 'a-only' || x.method === 'constant' ? ['a'] : ['a', 'b'];
     assert.deepEqual([...new Set(x.robustness!.map((e) => e.modality))], mods, 'robustness sweep over the modalities the model reads');
     assert.ok(x.robustness!.some((e) => e.corruption === 'missing') && x.robustness!.some((e) => e.corruption === 'noise'));
   }
@@ -118,10 +118,10 @@ test('default plan: registered methods that fit plus {modality}-only, not slow o
   assert.ok(p.skipped.some((s) => s.method === 'test-slow' && /slow/.test(s.reason)));
 
   const named = await planBench({ datasets: ['synthetic:redundant'], quick: true, methods: ['test-slow', 'concat'], set: { width: '7' } });
-  assert.deepEqual(named.datasets[0].runs.map((r) => [r.method, r.options.width]), [['test-slow', 7], ['concat', undefined]]);
+  assert.deepEqual(named.datasets[0].runs.map((r) => [r.method, r.options.width]), [['test-slow', 7], ['concat', undefined], ['constant', undefined]]);
   // a method that fits only some data sets is skipped on the others
   const mixed = await planBench({ datasets: ['synthetic:redundant', 'synthetic:regression'], quick: true, methods: ['test-slow'] });
-  assert.deepEqual(mixed.datasets.map((d) => d.runs.length), [1, 0]);
+  assert.deepEqual(mixed.datasets.map((d) => d.runs.map((r) => r.method)), [['test-slow', 'constant'], ['constant']]);
   assert.ok(mixed.skipped.some((s) => s.dataset === 'synthetic:regression' && s.method === 'test-slow'));
 
   await assert.rejects(planBench({ datasets: ['synthetic:redundant'], quick: true, methods: ['concat'], set: { width: 3 } }), (e) => e instanceof ModalfuseError && /"width"/.test(e.message));
@@ -139,7 +139,7 @@ test('runBench in the library: mean and std over seeds; report writes and render
   assertValid(res);
   assert.equal(res.datasets[0].results[0].robustness, undefined, 'robustness: false');
   assert.equal(res.datasets[0].results[0].metricsStd, undefined, 'no std with one seed');
-  assert.ok(logs.some((l) => /\[1\/1\] synthetic:unique concat seed 3/.test(l)));
+  assert.ok(logs.some((l) => /\[1\/2\] synthetic:unique concat seed 3/.test(l)));
   assert.match(formatResultsTable(res), /concat/);
   const dir = path.join(tmp, 'lib-report');
   const { resultsFile, reportFile } = writeReport(dir, res);

@@ -115,6 +115,7 @@ export async function cmdImport(opts: Record<string, unknown>): Promise<void> {
     modalities: need(opts.modality as Record<string, string> | undefined, '--modality NAME=FILE'),
     kinds: opts.kind as Record<string, string> | undefined,
     labels: need(opts.labels as string | undefined, '--labels'),
+    lengths: opts.lengths as Record<string, string> | undefined,
     validFraction: opts.validFraction as number | undefined,
     testFraction: opts.testFraction as number | undefined,
     seed: opts.seed as number | undefined,
@@ -200,6 +201,11 @@ export async function cmdEval(opts: Record<string, unknown>, cmd: Command): Prom
   const c = r.result.corruption;
   note(`${r.result.method} on ${r.result.dataset} (${r.result.split}, ${r.n} samples${c ? `, corrupted: ${JSON.stringify(c)}` : ''}, ${Math.round(r.inferSamplesPerSec).toLocaleString('en-US')} samples/s)`);
   out(JSON.stringify(r.result));
+}
+
+export async function cmdExplain(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  const { explainSaved } = await backend(cmd);
+  out(JSON.stringify(await explainSaved({ model: opts.model as string, dataset: opts.dataset as string, split: opts.split as SplitName | undefined, limit: opts.limit as number | undefined })));
 }
 
 export async function cmdPredict(opts: Record<string, unknown>, cmd: Command): Promise<void> {

@@ -11,7 +11,7 @@ import { IMPORT_DEFAULTS } from '../data/import.js';
 import { BENCH_DEFAULTS, BUILDABLE } from '../experiments/bench_defaults.js';
 import { VERSION } from '../version.js';
 import { out, note, oneLine, intArg, seedArg, snrOrNone, positiveArg, numberArg, portArg, fractionArg, listArg, seedsArg, pairArg, collect, splitArg, list } from './args.js';
-import { BACKEND_CHOICES, cmdMethods, cmdInspect, cmdImport, cmdDataBuild, cmdTrain, cmdEval, cmdPredict, cmdBench, cmdDemo, cmdReport } from './commands.js';
+import { BACKEND_CHOICES, cmdExplain, cmdMethods, cmdInspect, cmdImport, cmdDataBuild, cmdTrain, cmdEval, cmdPredict, cmdBench, cmdDemo, cmdReport } from './commands.js';
 
 // ------------------------------------------------------------------ program
 
@@ -53,6 +53,7 @@ function buildProgram(): Command {
     .option('--modality <name=file>', 'a modality and its .npy/CSV file, [N, D] (vector), [N, T, D] (sequence) or [N, H, W, C] (image); repeatable', pairArg('NAME=FILE'))
     .option('--kind <name=kind>', 'override the kind of a modality (vector, sequence, image, audio, video, text); repeatable', pairArg('NAME=KIND'))
     .option('--labels <file>', 'labels: class labels (numbers or names), regression targets [N] or [N, K], or 0/1 multi-labels [N, L]')
+    .option('--lengths <name=file>', 'valid steps of a sequence modality per sample, integer .npy [N] (padding at the end); repeatable', pairArg('NAME=FILE'))
     .option('--valid-fraction <f>', `share of samples for the valid split (default ${IMPORT_DEFAULTS.validFraction})`, fractionArg)
     .option('--test-fraction <f>', `share of samples for the test split (default ${IMPORT_DEFAULTS.testFraction})`, fractionArg)
     .option('--seed <n>', `seed of the random split (default ${IMPORT_DEFAULTS.seed})`, seedArg)
@@ -101,6 +102,16 @@ function buildProgram(): Command {
     .option('--noise <spec>', 'Gaussian noise on raw inputs: modality=level[,...], level = noise std / training feature std; repeatable', collect)
     .option('--seed <n>', 'seed of the noise (default 0)', seedArg)
     .action((o, c) => cmdEval(o, c));
+
+  // explain (src/eval/explain.ts): modal attention weights, DFG efficacies, MFN attention per modality
+  program
+    .command('explain')
+    .description('per-sample explanation weights of a saved model and their averages per class (or target tercile); prints one JSON object')
+    .requiredOption('--model <dir>', 'model folder (from train --save) of modal-attention, dfg, mfn or graph-mfn')
+    .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
+    .option('--split <split>', 'train, valid or test (default test)', splitArg)
+    .option('--limit <n>', 'at most N samples in perSample (averages use all)', intArg(1))
+    .action((o, c) => cmdExplain(o, c));
 
   program
     .command('predict')

@@ -18,6 +18,7 @@ import {
   hasClassLabels,
   type Dataset,
   type DatasetManifest,
+  type ModalitySpec,
   type SplitData,
   type SplitName,
   type TaskSpec,
@@ -110,6 +111,22 @@ export function labelsFromArray(
   return toFloat32(data);
 }
 
+/** The optional `{modality}.lengths.{split}.npy` files of a split (int32 [N]; validated with the data set). */
+function readLengths(dir: string, names: string[], modalities: Record<string, ModalitySpec>, split: SplitName): Record<string, Int32Array> | undefined {
+  const out: Record<string, Int32Array> = {};
+  for (const name of names) {
+    const file = path.join(dir, `${name}.lengths.${split}.npy`);
+    if (!fs.existsSync(file)) continue;
+    const arr = readNpy(file);
+    if (arr.shape.length !== 1 || !(arr.data instanceof Int32Array)) {
+      throw new ModalfuseError(`lengths of modality "${name}" must be an int32 [N] array`, { file, modality: name, expected: 'int32 [N]', found: `${arr.data.constructor.name} [${arr.shape}]` });
+    }
+    void modalities;
+    out[name] = arr.data;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Reads a dataset folder and checks it against its `dataset.json` (throws ModalfuseError). */
 export function readDatasetFolder(dir: string, opts: ReadDatasetFolderOptions = {}): Dataset {
   const manifest = readManifest(dir);
@@ -154,13 +171,14 @@ export function readDatasetFolder(dir: string, opts: ReadDatasetFolderOptions = 
       }
       features[name] = toFloat32(arr.data);
     }
+    const lengths = readLengths(dir, names, manifest.modalities, split);
     const lfile = path.join(dir, `labels.${split}.npy`);
     if (!fs.existsSync(lfile)) {
       throw new ModalfuseError(`labels are missing for split "${split}"`, { file: lfile, expected: 'a labels .npy file', found: 'no such file' });
     }
     const larr = readNpy(lfile);
     const labels = labelsFromArray(larr.data, larr.shape, manifest.task, n, lfile);
-    splits[split] = { n, features, labels };
+    splits[split] = { n, features, labels, ...(lengths ? { lengths } : {}) };
   }
   const ds: Dataset = {
     name: manifest.name,
@@ -228,6 +246,7 @@ export function writeDatasetFolder(dir: string, ds: Dataset): void {
     for (const name of modalityNames(ds.modalities)) {
       writeNpy(path.join(dir, `${name}.${split}.npy`), sd.features[name], [sd.n, ...ds.modalities[name].shape]);
     }
+    for (const [name, len] of Object.entries(sd.lengths ?? {})) writeNpy(path.join(dir, `${name}.lengths.${split}.npy`), len, [sd.n]);
     const lshape = hasClassLabels(ds.task) || (ds.task.kind === 'regression' && width === 1) ? [sd.n] : [sd.n, width];
     writeNpy(path.join(dir, `labels.${split}.npy`), sd.labels, lshape);
   }

@@ -27,6 +27,8 @@ export interface ImportOptions {
   kinds?: Record<string, string>;
   /** Labels file: `.npy` or CSV (classification labels may be text, e.g. `cat`). */
   labels: string;
+  /** Sequence modality -> `.npy` of its valid steps per sample (integers [N], padding at the end). */
+  lengths?: Record<string, string>;
   /** Share of samples for the valid split (default 0.1). */
   validFraction?: number;
   /** Share of samples for the test split (default 0.2). */
@@ -281,6 +283,20 @@ export function importDataset(opts: ImportOptions): Dataset {
     modalities[m] = { kind, shape };
   }
 
+  const lengths: Record<string, Int32Array> = {};
+  for (const [m, file] of Object.entries(opts.lengths ?? {})) {
+    if (!(m in modalities)) throw new ModalfuseError(`--lengths names modality "${m}", which is not imported`, { file, modality: m, expected: names, found: m });
+    const a = readNpy(file);
+    if (a.shape.length !== 1 || a.shape[0] !== n) throw new ModalfuseError(`lengths of modality "${m}" must be one integer per sample`, { file, modality: m, expected: [n], found: a.shape });
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = Number(a.data[i]);
+      if (!Number.isInteger(v)) throw new ModalfuseError(`length of sample ${i} of modality "${m}" is not an integer`, { file, modality: m, expected: 'integer valid steps', found: String(v) });
+      out[i] = v;
+    }
+    lengths[m] = out; // range and shape are checked with the data set (validateDataset)
+  }
+
   let groups: number[][];
   if (hasClassLabels(task)) {
     groups = labelNames(task).map(() => []);
@@ -296,7 +312,8 @@ export function importDataset(opts: ImportOptions): Dataset {
     if (idx[s].length === 0) continue;
     const f: Record<string, Float32Array> = {};
     for (const m of names) f[m] = takeRows(features[m], sizeOf(modalities[m].shape), idx[s]);
-    splits[s] = { n: idx[s].length, features: f, labels: takeRows(labels, width, idx[s]) };
+    const len = Object.fromEntries(Object.entries(lengths).map(([m, l]) => [m, takeRows(l, 1, idx[s])]));
+    splits[s] = { n: idx[s].length, features: f, labels: takeRows(labels, width, idx[s]), ...(Object.keys(len).length ? { lengths: len } : {}) };
   }
   const ds: Dataset = {
     name: opts.name ?? path.basename(path.resolve(opts.out)),
@@ -308,6 +325,7 @@ export function importDataset(opts: ImportOptions): Dataset {
       importedAt: new Date().toISOString(),
       modalities: Object.fromEntries(names.map((m) => [m, path.resolve(opts.modalities[m])])),
       labels: path.resolve(opts.labels),
+      ...(opts.lengths ? { lengths: Object.fromEntries(Object.entries(opts.lengths).map(([m, f]) => [m, path.resolve(f)])) } : {}),
       samples: n,
       split: { seed, validFraction, testFraction, stratified: hasClassLabels(task), rule: 'per group: round(size * test) to test, round(size * valid) to valid, rest to train' },
     },

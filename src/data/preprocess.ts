@@ -37,6 +37,18 @@ export function fitStandardizer(data: Float32Array, spec: ModalitySpec, n: numbe
   return { kind: 'standardize', mean, std };
 }
 
+/**
+ * Scaling by the training maximum absolute value per feature (mean 0, std = max |x|; 1
+ * where a feature is all zeros), as the MFN code scales its video features.
+ */
+export function fitMaxAbs(data: Float32Array, spec: ModalitySpec, n: number): Standardizer {
+  const d = spec.shape[spec.shape.length - 1];
+  const rows = (n * sizeOf(spec.shape)) / d;
+  const max = new Float64Array(d);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) max[j] = Math.max(max[j], Math.abs(data[r * d + j]));
+  return { kind: 'standardize', mean: new Array(d).fill(0), std: Array.from(max, (v) => (v > 0 ? v : 1)) };
+}
+
 export function applyStandardizer(data: Float32Array, st: Standardizer): Float32Array {
   const d = st.mean.length;
   const out = new Float32Array(data.length);
@@ -47,8 +59,15 @@ export function applyStandardizer(data: Float32Array, st: Standardizer): Float32
   return out;
 }
 
-export function fitPreprocessing(split: SplitData, modalities: Record<string, ModalitySpec>): Record<string, Standardizer> {
+export function fitPreprocessing(
+  split: SplitData,
+  modalities: Record<string, ModalitySpec>,
+  scaling: (modality: string, spec: ModalitySpec) => 'standardize' | 'maxabs' = () => 'standardize',
+): Record<string, Standardizer> {
   const out: Record<string, Standardizer> = {};
-  for (const m of Object.keys(modalities).sort()) out[m] = fitStandardizer(split.features[m], modalities[m], split.n);
+  for (const m of Object.keys(modalities).sort()) {
+    const fit = scaling(m, modalities[m]) === 'maxabs' ? fitMaxAbs : fitStandardizer;
+    out[m] = fit(split.features[m], modalities[m], split.n);
+  }
   return out;
 }

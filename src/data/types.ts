@@ -37,6 +37,11 @@ export interface SplitData {
    * multilabel: Float32Array [n * labels] of 0/1.
    */
   labels: Int32Array | Float32Array;
+  /**
+   * Sequence modalities with unequal lengths: valid steps per sample (padding at the end),
+   * from `{modality}.lengths.{split}.npy`; a modality left out has every step valid.
+   */
+  lengths?: Record<string, Int32Array>;
 }
 
 export interface Dataset {

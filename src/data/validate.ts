@@ -69,7 +69,10 @@ export function validateTask(task: unknown, file?: string): TaskSpec {
       return { kind: 'classification', classes };
     }
     case 'regression':
-      return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file) };
+      if (task.acc2Threshold !== undefined && !(typeof task.acc2Threshold === 'number' && Number.isFinite(task.acc2Threshold))) {
+        throw new ModalfuseError('task.acc2Threshold must be a finite number', { file, expected: 'a number, e.g. 3.5', found: describe(task.acc2Threshold) });
+      }
+      return { kind: 'regression', targets: checkNameList(task.targets, 'targets', file), ...(task.acc2Threshold !== undefined ? { acc2Threshold: task.acc2Threshold as number } : {}) };
     case 'multilabel':
       return { kind: 'multilabel', labels: checkNameList(task.labels, 'labels', file) };
     case 'retrieval':
@@ -355,6 +358,9 @@ export function validateDataset(ds: Dataset, opts: ValidateDatasetOptions = {}):
       }
     }
 
+    // Valid lengths of sequence modalities (optional; padding at the end).
+    for (const [name, len] of Object.entries(sd.lengths ?? {})) validateLengths(name, len, modalities[name], n, split, opts);
+
     // Labels.
     const lf = arrayFile(opts, 'labels', split);
     validateLabels(sd.labels, task, n, width, split, lf);
@@ -443,6 +449,23 @@ function validateLabels(
         `${task.kind} label of split "${split}" at sample ${sample}, ${task.kind === 'regression' ? 'target' : 'label'} "${names[col]}" is invalid`,
         { file, expected: task.kind === 'regression' ? 'a finite number' : '0 or 1', found: String(v) },
       );
+    }
+  }
+}
+
+/** `{modality}.lengths.{split}.npy`: int32 [N], each in 1..steps, for a [steps, features] modality. */
+function validateLengths(name: string, len: unknown, spec: ModalitySpec | undefined, n: number, split: string, opts: ValidateDatasetOptions): void {
+  const file = opts.dir ? joinPath(opts.dir, `${name}.lengths.${split}.npy`) : opts.file;
+  if (!spec) throw new ModalfuseError(`split "${split}" has lengths for a modality the dataset does not declare`, { file, modality: name, found: name });
+  if (spec.shape.length !== 2) {
+    throw new ModalfuseError(`lengths are only for sequence modalities [steps, features]; "${name}" has shape [${spec.shape}]`, { file, modality: name, expected: '[steps, features]', found: spec.shape });
+  }
+  if (!(len instanceof Int32Array)) throw new ModalfuseError(`lengths of modality "${name}" in split "${split}" must be int32`, { file, modality: name, expected: 'Int32Array [N]', found: describe(len) });
+  if (len.length !== n) throw new ModalfuseError(`lengths of modality "${name}" in split "${split}" have the wrong number of samples`, { file, modality: name, expected: [n], found: [len.length] });
+  const T = spec.shape[0];
+  for (let i = 0; i < n; i++) {
+    if (len[i] < 1 || len[i] > T) {
+      throw new ModalfuseError(`length of sample ${i} of modality "${name}" in split "${split}" is out of range`, { file, modality: name, expected: `1..${T} (valid steps, padding at the end)`, found: len[i] });
     }
   }
 }

@@ -9,6 +9,7 @@ import { ModalfuseError } from '../errors.js';
 import { readDatasetFolder } from '../data/folder.js';
 import { loadMfn, MFN_NAMES, type MfnName } from './mfn.js';
 import { isSyntheticName, SYNTHETIC_NAMES, syntheticSuite } from './synthetic.js';
+import { isSeqName, makeSyntheticSeq, SEQ_NAMES, type SeqKind } from './synthetic_seq.js';
 import type { Dataset } from '../data/types.js';
 import { validateDataset } from '../data/validate.js';
 
@@ -30,11 +31,18 @@ export function registerDatasetResolver(r: DatasetResolver): void {
 
 export function builtinDatasetNames(): string[] {
   // `avmnist` is built on demand by src/datasets/avmnist/build.ts, which registers its resolver when imported.
-  return ['synthetic', ...SYNTHETIC_NAMES, ...MFN_NAMES.map((m) => `mfn:${m}`), 'avmnist'];
+  return ['synthetic', ...SYNTHETIC_NAMES, ...SEQ_NAMES, ...MFN_NAMES.map((m) => `mfn:${m}`), 'avmnist'];
 }
 
 /** All data sets a name stands for (the suite expands). */
 export async function loadDatasets(nameOrPath: string, opts: ResolveOptions = {}): Promise<Dataset[]> {
+  if (isSeqName(nameOrPath)) {
+    // the sequence suite (src/datasets/synthetic_seq.ts): named one by one, not part of `synthetic`
+    const sizes = opts.quick ? { train: 1000, valid: 250, test: 250 } : undefined;
+    const ds = makeSyntheticSeq(nameOrPath.slice('synthetic:'.length) as SeqKind, { seed: opts.seed ?? 0, sizes });
+    validateDataset(ds);
+    return [ds];
+  }
   if (isSyntheticName(nameOrPath)) {
     const sizes = opts.quick ? { train: 2000, valid: 500, test: 500 } : undefined;
     const sets = syntheticSuite(nameOrPath, { seed: opts.seed ?? 0, sizes });

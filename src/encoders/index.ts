@@ -11,11 +11,12 @@ import type { ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { SeededDropout } from './dropout.js';
+import { FastLSTM } from './lstm.js';
 import { CNN_DEFAULTS, cnnSteps, type CnnOptions } from './cnn.js';
 import { buildSteps, describedCost, type Described, type EncoderStep } from './describe.js';
 import type { StepCost } from './cost_rules.js';
 
-export { SeededDropout };
+export { SeededDropout, FastLSTM };
 export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnSteps, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
 
 export interface EncoderOptions {
@@ -96,3 +97,4 @@ export function encoderCost(spec: ModalitySpec, opts: EncoderOptions): StepCost 
   const c = describedCost(describeEncoder(spec, opts, 'enc'));
   return { params: c.params, flops: c.flops, activations: c.activations, outWidth: c.outWidth };
 }
+export { LastValidStep, MaskPadding, ConstantRow } from './seq_steps.js';

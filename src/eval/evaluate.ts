@@ -24,6 +24,8 @@ export interface Evaluation {
   n: number;
   metrics: Metrics;
   confusion?: number[][];
+  /** Multi-target regression: MAE and r per target (DESIGN.md `metricsPerTarget`). */
+  metricsPerTarget?: Record<string, Metrics>;
   inferSamplesPerSec: number;
   /** Raw prediction outputs [n, outWidth] (logits or values); empty for retrieval. */
   raw: Float32Array;
@@ -42,7 +44,7 @@ export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions =
   checkDataFitsModel(fm, one, `data set "${data.name}"`);
   const task = fm.task;
   const missing = fm.checkMissing(opts.missing);
-  const pre = fm.preprocess(s.features, missing);
+  const pre = fm.preprocess(s.features, missing, s.lengths);
   const t0 = performance.now();
   const outs = fm.outputsPreprocessed(pre, s.n, { batchSize: opts.batchSize ?? 256, names: task.reads, missing });
   const secs = (performance.now() - t0) / 1000;
@@ -52,6 +54,7 @@ export function evaluate(fm: FusionModel, data: Dataset, opts: EvaluateOptions =
     n: s.n,
     metrics: r.metrics,
     confusion: r.confusion,
+    ...(r.metricsPerTarget ? { metricsPerTarget: r.metricsPerTarget } : {}),
     inferSamplesPerSec: secs > 0 ? s.n / secs : 0,
     raw: outs.values.main ?? new Float32Array(0),
     outputs: outs.values,

@@ -103,6 +103,8 @@ export interface BenchMethodResult {
   metrics: Metrics;
   /** Sample standard deviation over seeds (more than one seed). */
   metricsStd?: Metrics;
+  /** Multi-target regression: test metrics per target, mean over seeds. */
+  metricsPerTarget?: Record<string, Metrics>;
   /** Training curve of the first seed. */
   history: BenchHistoryEntry[];
   /** Test confusion matrix of the first seed (rows: truth, columns: prediction). */
@@ -253,7 +255,8 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
   for (const d of datasets) {
     const spec = specOf(d);
     const runs: PlannedRun[] = [];
-    const candidates = opts.methods ?? methodNamesFor(spec);
+    // `constant` (the floor) runs in every table
+    const candidates = opts.methods ? (opts.methods.includes('constant') ? opts.methods : [...opts.methods, 'constant']) : methodNamesFor(spec);
     for (const name of candidates) {
       let entry: MethodEntry;
       try {
@@ -346,7 +349,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     const spec = specOf(data);
     const results: BenchMethodResult[] = [];
     for (const { entry, options } of runs) {
-      const perSeed: { metrics: Metrics; trainSps: number; inferSps: number; secs: number; epochs: number }[] = [];
+      const perSeed: { metrics: Metrics; perTarget?: Record<string, Metrics>; trainSps: number; inferSps: number; secs: number; epochs: number }[] = [];
       let training: BenchMethodResult['training'];
       let first: Pick<BenchMethodResult, 'params' | 'flopsPerSample' | 'activationBytesPerSample' | 'history' | 'confusion' | 'robustness'> | null = null;
       for (const seed of seeds) {
@@ -365,7 +368,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
           });
           const secs = (performance.now() - ts) / 1000;
           const ev = evaluate(fm, data, { split: 'test' });
-          perSeed.push({ metrics: ev.metrics, trainSps: tr.trainSamplesPerSec, inferSps: ev.inferSamplesPerSec, secs, epochs: tr.epochsRun });
+          perSeed.push({ metrics: ev.metrics, perTarget: ev.metricsPerTarget, trainSps: tr.trainSamplesPerSec, inferSps: ev.inferSamplesPerSec, secs, epochs: tr.epochsRun });
           if (!first) {
             const cost = fusionModelCost(fm);
             first = {
@@ -397,6 +400,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         metrics[k] = finiteOrNull(mean(xs));
         metricsStd[k] = finiteOrNull(sampleStd(xs));
       }
+      // multi-target regression: per-target metrics, mean over seeds
+      const perTarget = perSeed[0].perTarget
+        ? Object.fromEntries(
+            Object.entries(perSeed[0].perTarget).map(([t, m]) => [t, Object.fromEntries(Object.keys(m).map((k) => [k, finiteOrNull(mean(perSeed.map((p) => p.perTarget![t][k])))]))]),
+          )
+        : undefined;
       const r: BenchMethodResult = {
         method: entry.name,
         family: entry.family,
@@ -413,6 +422,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         ...(training ? { training } : {}),
         metrics,
         ...(seeds.length > 1 ? { metricsStd } : {}),
+        ...(perTarget ? { metricsPerTarget: perTarget as Record<string, Metrics> } : {}),
         history: first!.history,
         ...(first!.confusion ? { confusion: first!.confusion } : {}),
         ...(first!.robustness ? { robustness: first!.robustness } : {}),

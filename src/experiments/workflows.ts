@@ -16,6 +16,8 @@ import { evaluate } from '../eval/evaluate.js';
 import { corrupt } from '../eval/robustness.js';
 import { checkModelDestination } from '../models/folder_node.js';
 import { FusionModel } from '../models/fusion_model.js';
+import { checkDataFitsModel } from '../models/fit_check.js';
+import { explain } from '../eval/explain.js';
 import type { Metrics } from '../tasks/index.js';
 import { train, type TrainOptions, type TrainResult } from '../train/train.js';
 import { replaceDir } from '../util/atomic_dir.js';
@@ -198,4 +200,24 @@ export async function buildDataset(name: string, o: BuildDatasetOptions = {}): P
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   return { dir, built, summary };
+}
+
+export interface ExplainSavedOptions {
+  model: string;
+  dataset: string;
+  split?: SplitName;
+  /** At most this many samples in `perSample` (averages use all). */
+  limit?: number;
+}
+
+/** The explanation of a saved model on a data set (src/eval/explain.ts; shape in DESIGN.md). */
+export async function explainSaved(o: ExplainSavedOptions): Promise<ReturnType<typeof explain>> {
+  const fm = await FusionModel.load(o.model);
+  try {
+    const data = await loadDataset(o.dataset);
+    checkDataFitsModel(fm, data, `data set "${data.name}"`);
+    return explain(fm, data, { split: evalSplit(data, o.split), limit: o.limit });
+  } finally {
+    fm.dispose();
+  }
 }

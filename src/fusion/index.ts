@@ -9,3 +9,6 @@ export * from './lmf.js';
 export * from './ptp_base.js';
 export * from './ptp.js';
 export * from './hpfn.js';
+export * from './mfn.js';
+export * from './modal_attention.js';
+export * from './dfg.js';

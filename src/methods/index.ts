@@ -4,6 +4,8 @@
  */
 import './simple.js';
 import './tensor.js';
+import './attention.js';
 
 export { SIMPLE_METHODS } from './simple.js';
 export { TENSOR_METHODS } from './tensor.js';
+export { ATTENTION_METHODS, MFN_PRESET_HIDDEN } from './attention.js';

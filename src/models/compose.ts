@@ -35,6 +35,8 @@ export interface Composed {
   objective: LossTerm[];
   /** The model's last input is the presence mask [batch, modalities] (sorted data modalities). */
   presence: boolean;
+  /** Modalities whose lengths the model takes (inputs after the modalities', before the presence mask). */
+  lengthInputs: string[];
 }
 
 /** Input name of the presence mask of methods that handle missing modalities. */
@@ -87,6 +89,7 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
       },
     });
   }
+  const lengthInputs: Record<string, Sym> = {};
   const presence = entry.handlesMissing ? tfl.input({ shape: [modalities.length], name: PRESENCE_INPUT }) : undefined;
   const encoded: Record<string, Sym> = {};
   const outWidth = task.outWidth;
@@ -97,6 +100,13 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
     modalities,
     inputs: lazyInputs,
     presence,
+    lengths(m) {
+      const spec_ = spec.modalities[m];
+      if (!spec_ || spec_.shape.length !== 2) throw new ModalfuseError('lengths exist only for sequence modalities [steps, features]', { modality: m, expected: '[steps, features]', found: spec_?.shape ?? 'no such modality' });
+      void lazyInputs[m];
+      lengthInputs[m] ??= tfl.input({ shape: [1], name: `input_${m}__lengths` });
+      return lengthInputs[m];
+    },
     encode(m) {
       if (!(m in spec.modalities)) throw new ModalfuseError('unknown modality', { expected: modalities, found: m });
       encoded[m] ??= encode(lazyInputs[m], spec.modalities[m], encoderOptions(entry, options, m), rng, `enc_${m}`);
@@ -119,7 +129,8 @@ export function compose(method: string, spec: DataSpec, given: Record<string, un
   const objective = (out.objective ?? task.defaultObjective()).filter((t) => t.weight > 0);
   const inputModalities = modalities.filter((m) => used.has(m));
   checkObjective(entry, objective, outputs, inputModalities);
-  const modelInputs = [...inputModalities.map((m) => inputs[m]), ...(presence ? [presence] : [])];
+  const lengthNames = inputModalities.filter((m) => m in lengthInputs);
+  const modelInputs = [...inputModalities.map((m) => inputs[m]), ...lengthNames.map((m) => lengthInputs[m]), ...(presence ? [presence] : [])];
   const model = tfl.model({ inputs: modelInputs, outputs: outputs.map((k) => out.outputs[k]), name: `modalfuse_${entry.name.replace(/[^a-zA-Z0-9_]/g, '_')}` });
-  return { entry, options, model, inputModalities, outputs, objective, presence: presence !== undefined };
+  return { entry, options, model, inputModalities, outputs, objective, presence: presence !== undefined, lengthInputs: lengthNames };
 }

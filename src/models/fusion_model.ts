@@ -45,6 +45,11 @@ export interface PredictOptions {
 }
 
 
+/** Key of a modality's lengths in a preprocessed feature record. */
+export function lengthKey(modality: string): string {
+  return `${modality}#lengths`;
+}
+
 export class FusionModel {
   readonly model: tfl.LayersModel;
   readonly meta: ModelMeta;
@@ -85,6 +90,7 @@ export class FusionModel {
       outputs: c.outputs,
       objective: c.objective,
       ...(c.presence ? { presence: true } : {}),
+      ...(c.lengthInputs.length ? { lengthInputs: c.lengthInputs } : {}),
       preprocessing,
       classes: classNames(spec.task),
     });
@@ -118,7 +124,8 @@ export class FusionModel {
 
   /** Fit the standardisation of every modality on a (training) split. */
   fitPreprocessing(train: SplitData): void {
-    this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities);
+    const entry = getMethod(this.meta.method, this.spec);
+    this.meta.preprocessing = fitPreprocessing(train, this.meta.modalities, entry.scaling?.bind(entry));
   }
 
   /** Raw features of `n` samples: every present modality the model reads, of the right length, finite (src/models/input_check.ts). */
@@ -141,7 +148,7 @@ export class FusionModel {
    * Standardised copies of the features this model reads. A modality named in `missing`
    * needs no features: its input is the training mean (standardised: zeros).
    */
-  preprocess(features: Record<string, Float32Array>, missing: string[] = []): Record<string, Float32Array> {
+  preprocess(features: Record<string, Float32Array>, missing: string[] = [], lengths?: Record<string, Int32Array>): Record<string, Float32Array> {
     this.checkMissing(missing);
     const out: Record<string, Float32Array> = {};
     let rows = -1;
@@ -163,6 +170,7 @@ export class FusionModel {
       if (!x) throw new ModalfuseError('input lacks a modality the model needs', { modality: m, expected: this.inputModalities, found: Object.keys(features) });
       out[m] = applyStandardizer(x, this.meta.preprocessing[m]);
     }
+    for (const m of this.meta.lengthInputs ?? []) if (lengths?.[m]) out[lengthKey(m)] = Float32Array.from(lengths[m]);
     return out;
   }
 
@@ -190,6 +198,13 @@ export class FusionModel {
       for (let i = 0; i < idx.length; i++) buf.set(src.subarray(idx[i] * size, (idx[i] + 1) * size), i * size);
       return tf.tensor(buf, [idx.length, ...shape], 'float32');
     });
+    for (const m of this.meta.lengthInputs ?? []) {
+      // valid steps per sample; every step where the data gives no lengths
+      const src = pre[lengthKey(m)];
+      const buf = new Float32Array(idx.length).fill(this.meta.modalities[m].shape[0]);
+      if (src) for (let i = 0; i < idx.length; i++) buf[i] = src[idx[i]];
+      xs.push(tf.tensor2d(buf, [idx.length, 1]));
+    }
     if (this.meta.presence) {
       const k = Object.keys(this.meta.modalities).length;
       xs.push(tf.tensor2d(presence ?? this.presenceMask(idx.length), [idx.length, k]));
@@ -271,9 +286,9 @@ export class FusionModel {
    * Every output of the model (or `names`) by name, on raw features: the prediction, and
    * whatever else the method returns (per-modality heads, attention weights, embeddings).
    */
-  predictOutputs(features: Record<string, Float32Array>, n: number, opts: PredictOptions & { names?: string[] } = {}): OutputArrays {
+  predictOutputs(features: Record<string, Float32Array>, n: number, opts: PredictOptions & { names?: string[]; lengths?: Record<string, Int32Array> } = {}): OutputArrays {
     this.checkInput(features, n, opts.missing);
-    const pre = this.preprocess(features, opts.missing);
+    const pre = this.preprocess(features, opts.missing, opts.lengths);
     return this.outputsPreprocessed(pre, n, { batchSize: opts.batchSize, names: opts.names, missing: opts.missing });
   }
 

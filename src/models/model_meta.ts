@@ -25,6 +25,8 @@ export interface ModelMeta {
   objective: LossTerm[];
   /** The network's last input is the presence mask (the method handles missing modalities). */
   presence?: boolean;
+  /** Modalities whose valid lengths [batch, 1] the network takes, after the modality inputs (sequence methods). */
+  lengthInputs?: string[];
   preprocessing: Record<string, Standardizer>;
   classes?: string[];
   metrics?: Record<string, number>;

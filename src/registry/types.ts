@@ -66,6 +66,11 @@ export interface BuildContext {
    * per modality in `modalities` order. Missing inputs are their training mean (zeros).
    */
   presence?: Sym;
+  /**
+   * The valid length [batch, 1] of a sequence modality's samples (padding at the end; the
+   * full length where the data has none). Asking for it makes it an input of the model.
+   */
+  lengths(modality: string): Sym;
   /** The default encoder of a modality applied to its input (built once per call). */
   encode(modality: string): Sym;
   /** The configured head (`head=mlp|linear`) from features to the task's raw output. */
@@ -147,6 +152,8 @@ export interface MethodEntry {
   handlesMissing?: boolean;
   /** A training step of its own instead of minimising the objective with one optimiser. */
   customStep?(ctx: CustomStepContext): CustomStep;
+  /** How the model's preprocessing scales a modality (default: standardise; `maxabs`: divide by the training max |x| per feature). */
+  scaling?(modality: string, spec: ModalitySpec): 'standardize' | 'maxabs';
   /** Returns why the method cannot be used on this data, or null. */
   check?(spec: DataSpec, options: Options): string | null;
   /** Parameters, FLOPs per sample and activation bytes per sample, estimated before anything is built. */

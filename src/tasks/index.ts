@@ -6,7 +6,7 @@
  */
 import { tf } from '../backend/index.js';
 import { ModalfuseError } from '../errors.js';
-import { classificationMetrics, multilabelMetrics, regressionMetrics, type EvalResult, type Metrics, type RegressionMetricOptions } from './metrics.js';
+import { classificationMetrics, multilabelMetrics, regressionMetrics, regressionPerTarget, type EvalResult, type Metrics, type RegressionMetricOptions } from './metrics.js';
 import type { LossTerm } from './objective.js';
 import { retrievalMetrics, reverseKeys } from './retrieval_metrics.js';
 import { taskWidth, type TaskKind, type TaskSpec } from './spec.js';
@@ -138,7 +138,11 @@ function regression(spec: Extract<TaskSpec, { kind: 'regression' }>): Task {
       });
     },
     transform: (raw) => Float32Array.from(raw),
-    evaluate: (out, labels, opts = {}) => ({ metrics: regressionMetrics(needOutput(out, 'main'), labels, k, opts) }),
+    evaluate: (out, labels, opts = {}) => {
+      const raw = needOutput(out, 'main');
+      const metrics = regressionMetrics(raw, labels, k, { ...opts, acc2Threshold: spec.acc2Threshold });
+      return k > 1 ? { metrics, metricsPerTarget: regressionPerTarget(raw, labels, spec.targets) } : { metrics };
+    },
     defaultObjective: predictObjective,
   };
 }
@@ -218,7 +222,7 @@ export function metricKeys(spec: TaskSpec, opts: TaskMetricOptions = {}): string
     case 'multilabel':
       return ['accuracy', 'f1', 'microF1'];
     case 'regression':
-      return ['mae', 'corr', ...(opts.sentiment ? ['acc2', 'acc7'] : [])];
+      return ['mae', 'corr', ...(opts.sentiment ? ['acc2', 'acc7'] : spec.acc2Threshold !== undefined ? ['acc2'] : [])];
     case 'retrieval': {
       const keys = ['recallAt1', 'recallAt5', 'recallAt10', 'map', 'mrr'];
       return opts.reverse ? [...keys, ...Object.keys(reverseKeys(Object.fromEntries(keys.map((k) => [k, 0]))))] : keys;

@@ -105,6 +105,8 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
 export interface RegressionMetricOptions {
   /** Add acc2 / acc7 (targets are sentiment scores on -3..3). */
   sentiment?: boolean;
+  /** Add acc2 as the agreement of label > t and prediction > t (when not `sentiment`). */
+  acc2Threshold?: number;
 }
 
 export function regressionMetrics(raw: Float32Array, labels: ArrayLike<number>, k: number, opts: RegressionMetricOptions = {}): Metrics {
@@ -137,11 +139,35 @@ export function regressionMetrics(raw: Float32Array, labels: ArrayLike<number>, 
     }
     m.acc2 = n2 ? c2 / n2 : 0;
     m.acc7 = n ? c7 / (n * k) : 0;
+  } else if (opts.acc2Threshold !== undefined) {
+    const th = opts.acc2Threshold;
+    let c = 0;
+    for (let i = 0; i < n * k; i++) if (raw[i] > th === labels[i] > th) c++;
+    m.acc2 = n ? c / (n * k) : 0;
   }
   return m;
+}
+
+/** MAE and Pearson r of each target of a multi-target regression, by target name. */
+export function regressionPerTarget(raw: Float32Array, labels: ArrayLike<number>, targets: string[]): Record<string, Metrics> {
+  const k = targets.length;
+  const n = raw.length / k;
+  const out: Record<string, Metrics> = {};
+  targets.forEach((name, j) => {
+    const p = new Float64Array(n);
+    const t = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      p[i] = raw[i * k + j];
+      t[i] = labels[i * k + j];
+    }
+    out[name] = { mae: n ? p.reduce((s, v, i) => s + Math.abs(v - t[i]), 0) / n : 0, corr: pearson(p, t) };
+  });
+  return out;
 }
 
 export interface EvalResult {
   metrics: Metrics;
   confusion?: number[][];
+  /** Multi-target regression: `{target: {mae, corr}}`. */
+  metricsPerTarget?: Record<string, Metrics>;
 }

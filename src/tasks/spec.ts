@@ -12,7 +12,7 @@ export type Relevance = 'label' | 'pair';
 
 export type TaskSpec =
   | { kind: 'classification'; classes: string[] }
-  | { kind: 'regression'; targets: string[] }
+  | { kind: 'regression'; targets: string[]; /** acc2 = agreement of label > t and prediction > t (e.g. 3.5 for MMMO's 1..5 scores). */ acc2Threshold?: number }
   | { kind: 'multilabel'; labels: string[] }
   | { kind: 'retrieval'; query: string; gallery: string; relevance: Relevance; classes?: string[] };
 

@@ -87,6 +87,14 @@ export function trainingSettings(method: string, opts: TrainOptions = {}, base: 
   };
 }
 
+function methodLoss(method: string): string | undefined {
+  try {
+    return getMethod(method).training?.loss;
+  } catch {
+    return undefined;
+  }
+}
+
 interface ResumeState {
   schemaVersion: 1;
   epoch: number;
@@ -158,6 +166,9 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   if (o.modalityDropout !== undefined) checkModalityDropout(o.modalityDropout);
   const validSplit: SplitData | undefined = data.splits.valid && data.splits.valid.n > 0 ? data.splits.valid : undefined;
   const task = fm.task;
+  // a method's own loss default (e.g. mfn's l1 for regression) applies only where the task has it
+  const ownLoss = methodLoss(fm.meta.method);
+  if (o.loss !== undefined && o.loss === ownLoss && (opts.loss ?? opts.regressionLoss ?? ownLoss) === ownLoss && !task.losses.includes(o.loss)) delete (o as { loss?: string }).loss;
   if (o.loss !== undefined && task.kind !== 'retrieval' && !task.losses.includes(o.loss)) {
     throw new ModalfuseError(`bad loss for a ${task.kind} task`, { expected: task.losses, found: o.loss });
   }
@@ -197,8 +208,8 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
   }
   state.steps ??= 0;
 
-  const pre = fm.preprocess(trainSplit.features);
-  const preValid = validSplit ? fm.preprocess(validSplit.features) : undefined;
+  const pre = fm.preprocess(trainSplit.features, [], trainSplit.lengths);
+  const preValid = validSplit ? fm.preprocess(validSplit.features, [], validSplit.lengths) : undefined;
   const inputModalities = fm.inputModalities;
   const allModalities = Object.keys(fm.meta.modalities).sort();
   const objective = fm.meta.objective;
