@@ -9,3 +9,5 @@ export * from './lmf.js';
 export * from './ptp_base.js';
 export * from './ptp.js';
 export * from './hpfn.js';
+export * from './rrf.js';
+export * from './learned_scale.js';

@@ -4,6 +4,8 @@
  */
 import './simple.js';
 import './tensor.js';
+import './coordinated.js';
 
 export { SIMPLE_METHODS } from './simple.js';
 export { TENSOR_METHODS } from './tensor.js';
+export { COORDINATED_METHODS } from './coordinated.js';
