@@ -11,3 +11,4 @@ export * from './ptp.js';
 export * from './hpfn.js';
 export * from './rrf.js';
 export * from './learned_scale.js';
+export * from './presence.js';
