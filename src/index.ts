@@ -51,3 +51,4 @@ export * from './data/import.js';
 export * from './report/html.js';
 export * from './report/summary.js';
 export * from './report/table.js';
+export * from './predict/retrieve.js';

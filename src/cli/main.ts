@@ -588,6 +588,56 @@ async function cmdReport(file: string, opts: { out?: string }): Promise<void> {
 
 // ------------------------------------------------------------------ program
 
+// ------------------------------------------------------------------ embed and retrieve (two-tower models)
+
+async function cmdEmbed(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  const { FusionModel, embedDataset, writeEmbeddings } = await backend(cmd);
+  const fm = await FusionModel.load(opts.model as string);
+  const e = await embedDataset(fm, opts.dataset as string, opts.modality as string, opts.split as SplitName | undefined);
+  fm.dispose();
+  writeEmbeddings(opts.out as string, e);
+  note(`wrote ${e.n} "${opts.modality as string}" embeddings of width ${e.dim} (${e.dataset}, ${e.split}) to ${opts.out as string}`);
+}
+
+async function cmdRetrieve(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  const { FusionModel, retrieve } = await backend(cmd);
+  const fm = await FusionModel.load(opts.model as string);
+  const records = await retrieve(fm, opts.model as string, {
+    gallery: opts.gallery as string,
+    gallerySplit: opts.gallerySplit as SplitName | undefined,
+    query: opts.query as string,
+    querySplit: opts.querySplit as SplitName | undefined,
+    k: opts.k as number | undefined,
+    wavNoise: { snrDb: opts.wavSnrDb as number | 'none' | undefined, seed: opts.seed as number | undefined },
+  });
+  fm.dispose();
+  process.stdout.write(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+function addRetrievalCommands(program: Command): void {
+  program
+    .command('embed')
+    .description('one embedding per sample of a data set split, in split order, as a float32 .npy [n, dim] (a retrieval model, e.g. dssm)')
+    .requiredOption('--model <dir>', 'model folder of a retrieval model (from train --task retrieval:QUERY->GALLERY)')
+    .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
+    .option('--split <split>', 'train, valid or test (default test)', splitArg)
+    .requiredOption('--modality <name>', 'the modality to embed (the model\'s query or gallery modality)')
+    .requiredOption('--out <file>', '.npy file to write')
+    .action((o, c) => cmdEmbed(o, c));
+  program
+    .command('retrieve')
+    .description('the top k gallery items per query by cosine similarity, one JSON line per query: {"query": i, "results": [{"index": j, "score": s, "label": "7"}, ...]}')
+    .requiredOption('--model <dir>', 'model folder of a retrieval model')
+    .requiredOption('--gallery <name|path>', 'data set whose gallery modality is searched')
+    .option('--gallery-split <split>', 'split of the gallery (default test)', splitArg)
+    .requiredOption('--query <dataset|file.npy|file.wav>', 'queries: a data set (its query modality), a .npy of raw query inputs ([N, ...shape]), or, for AV-MNIST audio queries, a WAV file')
+    .option('--query-split <split>', 'split of a query data set (default test)', splitArg)
+    .option('--k <n>', 'results per query (default 10)', intArg(1))
+    .option('--wav-snr-db <x|none>', 'white noise added to a WAV query: SNR in dB, or none (default: the model\'s training SNR)', snrOrNone)
+    .option('--seed <n>', 'seed of that noise (default 0)', seedArg)
+    .action((o, c) => cmdRetrieve(o, c));
+}
+
 function buildProgram(): Command {
   const program = new Command('modalfuse');
   program
@@ -724,6 +774,7 @@ function buildProgram(): Command {
     .option('--out <dir>', 'folder for index.html (default: beside the results file)')
     .action((f, o) => cmdReport(f, o));
 
+  addRetrievalCommands(program);
   return program;
 }
 
