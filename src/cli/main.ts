@@ -528,6 +528,7 @@ const BENCH_KEYS: Record<string, Converter> = {
   limit: scalar(intArg(1)),
   unimodalEpochs: scalar(intArg(1)),
   endToEnd: (v) => (v === true ? true : list(listArg)(v)),
+  task: str,
 };
 
 async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
@@ -552,6 +553,7 @@ async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<vo
     avmnistLimit: opts.limit as number | undefined,
     unimodalEpochs: opts.unimodalEpochs as number | undefined,
     endToEnd: opts.endToEnd as string[] | boolean | undefined,
+    task: opts.task as string | undefined,
     log: note,
   });
   const { resultsFile, reportFile } = writeReport(dir, results);
@@ -749,6 +751,7 @@ function buildProgram(): Command {
     .option('--lr <x>', `learning rate (default ${BENCH_DEFAULTS.lr})`, positiveArg)
     .option('--seeds <list>', 'comma-separated training seeds; mean and standard deviation over them (default 1)', seedsArg)
     .option('--quick', 'small generated data and few epochs (smoke test)')
+    .option('--task <task>', 'score classification data as retrieval:QUERY->GALLERY (relevant = same label); AV-MNIST: the task of its retrieval methods (default retrieval:audio->image), which then run by default')
     .option('--no-robustness', 'skip the robustness sweep (each modality missing, Gaussian noise on each modality)')
     .option('--limit <n>', 'AV-MNIST: build (or reuse) a data set of at most N train, N/10 valid, N/5 test samples', intArg(1))
     .option('--unimodal-epochs <n>', 'AV-MNIST: epochs of the unimodal networks (default --epochs, else 8; quick 2)', intArg(1))

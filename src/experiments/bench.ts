@@ -11,6 +11,7 @@ import '../datasets/avmnist/build.js'; // registers the `avmnist` data set name
 import { loadDatasets } from '../datasets/resolve.js';
 import { labelNames, type Dataset, type ModalitySpec, type SplitName, type TaskKind } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
+import { withTask } from '../data/with_task.js';
 import { FusionModel } from '../models/fusion_model.js';
 import {
   allOptions,
@@ -61,6 +62,8 @@ export interface BenchOptions {
   dataSeed?: number;
   /** Modality dropout while training (TrainOptions.modalityDropout; default 0). */
   modalityDropout?: number;
+  /** Score every data set as this task: `retrieval:QUERY->GALLERY` (classification data, relevance by label). */
+  task?: string;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
   /** Also pass the per-epoch lines of training to `log`. */
@@ -72,6 +75,8 @@ export interface BenchOptions {
 export interface BenchHistoryEntry {
   epoch: number;
   loss: number;
+  /** Named losses of a method with its own step (gan-fusion: task, generator, discriminator). */
+  losses?: Record<string, number>;
   valid?: Metrics;
   seconds?: number;
 }
@@ -199,7 +204,8 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
   const names = opts.datasets && opts.datasets.length > 0 ? opts.datasets : BENCH_DEFAULTS.datasets;
   const datasets: Dataset[] = [];
   for (const name of names) {
-    for (const d of await loadDatasets(name, { quick: opts.quick, seed: opts.dataSeed })) {
+    for (const loaded of await loadDatasets(name, { quick: opts.quick, seed: opts.dataSeed })) {
+      const d = withTask(loaded, opts.task);
       if (!datasets.some((x) => x.name === d.name)) datasets.push(d);
     }
   }
@@ -341,6 +347,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
               history: tr.history.map((h) => ({
                 epoch: h.epoch,
                 loss: finiteOrNull(h.loss),
+                ...(h.losses ? { losses: Object.fromEntries(Object.entries(h.losses).map(([k, v]) => [k, finiteOrNull(v)])) } : {}),
                 ...(h.valid ? { valid: cleanMetrics(h.valid) } : {}),
                 seconds: h.seconds,
               })),
@@ -416,6 +423,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       set: { ...(opts.set ?? {}) },
       robustness: opts.robustness !== false,
       ...(opts.modalityDropout ? { modalityDropout: opts.modalityDropout } : {}),
+      ...(opts.task ? { task: opts.task } : {}),
     },
     datasets,
     skipped,
