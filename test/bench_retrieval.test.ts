@@ -68,3 +68,21 @@ test('AV-MNIST protocol: dssm towers on the frozen features as audio -> image re
   assert.equal(r.options.task, 'retrieval:audio->image');
   assert.ok(validate(JSON.parse(JSON.stringify(r))), JSON.stringify(validate.errors));
 });
+
+test('AV-MNIST protocol: the unimodal networks are cached per seed and reused, with the same results', async () => {
+  const cache = tmpDir('modalfuse-unimodal-cache-');
+  const run = (log: string[], seed = 1) =>
+    runAvmnistProtocol({ data: built, unimodalEpochs: 1, fusionEpochs: 1, patience: 0, seed, methods: ['concat'], encoderOptions: { hidden: 8, convFilters: '4,8' }, robustness: false, unimodalCache: cache, log: (l) => log.push(l) });
+  const first: string[] = [];
+  const a = await run(first);
+  assert.ok(!first.some((l) => l.includes('from the cache')));
+  const second: string[] = [];
+  const b = await run(second);
+  assert.equal(second.filter((l) => l.includes('from the cache')).length, 2, second.join('\n'));
+  assert.ok(!second.some((l) => /audio-only: epoch/.test(l)), 'no unimodal training the second time');
+  const rows = (r: typeof a) => r.datasets[0].results.map((x) => [x.method, x.metrics]);
+  assert.deepEqual(rows(b), rows(a));
+  const third: string[] = [];
+  await run(third, 2);
+  assert.ok(!third.some((l) => l.includes('from the cache')), 'another seed trains its own networks');
+});

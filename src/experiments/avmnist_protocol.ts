@@ -14,6 +14,9 @@
  * fusion methods train fast. Robustness is measured on the raw inputs: a corrupted (or
  * missing) raw modality goes through the frozen encoder, then through the fusion model.
  *
+ * With `unimodalCache` the unimodal networks are trained once per seed (and data, options,
+ * settings) and reused from disk by later runs (./unimodal_cache.ts).
+ *
  * Methods that only retrieve (e.g. `dssm`) train their towers on the same frozen features,
  * scored as retrieval (`task`, default `retrieval:audio->image`: the spoken digit queries
  * the test images, relevant = same digit; `reverse*` keys for image -> audio); their
@@ -30,6 +33,7 @@ import type { Dataset, SplitData, SplitName } from '../data/types.js';
 import { encoderOutput } from '../encoders/cnn.js';
 import { ModalfuseError } from '../errors.js';
 import { withTask } from '../data/with_task.js';
+import { loadUnimodal, saveUnimodal, unimodalEntryDir, unimodalKey } from './unimodal_cache.js';
 import { FusionModel } from '../models/fusion_model.js';
 import { allOptions, getMethod, incompatibility, listMethods, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
 import { train, type TrainResult } from '../train/train.js';
@@ -82,6 +86,8 @@ export interface AvmnistProtocolOptions {
   levels?: number[];
   /** Modality dropout while training the fusion methods (default 0). */
   modalityDropout?: number;
+  /** Reuse the unimodal networks trained before with the same data, options, seed and settings (./unimodal_cache.ts): true for the default cache root, or a cache root folder; default off. */
+  unimodalCache?: boolean | string;
   /** The retrieval task of methods that only retrieve (default `retrieval:audio->image`); given, the default methods are the retrieval ones. */
   task?: string;
   log?: (line: string) => void;
@@ -254,17 +260,29 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
     for (const m of MODALITIES) {
       const name = `${m}-only`;
       const entry = getMethod(name, spec);
-      const fm = FusionModel.create(name, spec, givenFor(entry, encoderOptions), { seed, dataset: data.name });
+      let fm = FusionModel.create(name, spec, givenFor(entry, encoderOptions), { seed, dataset: data.name });
       models.push(fm);
-      const ts = performance.now();
-      const tr = await train(fm, data, { ...trainOpts, epochs: unimodalEpochs, log: (l) => log(`  ${name}: ${l}`) });
-      const secs = (performance.now() - ts) / 1000;
-      const ev = evaluate(fm, data);
-      const r = resultOf(entry, fm.meta.options, seed, tr, ev, secs, fusionModelCost(fm), 'trained');
-      if (doRobust) r.robustness = robustnessSweep(fm, data, { levels });
-      unimodal.push(r);
-      opts.onResult?.('avmnist', r);
-      log(`${name}: test accuracy ${ev.metrics.accuracy.toFixed(4)} (${tr.epochsRun} epochs, ${secs.toFixed(0)}s)`);
+      const cacheDir = typeof opts.unimodalCache === 'string' ? opts.unimodalCache : undefined;
+      const key = opts.unimodalCache ? unimodalKey({ data, method: name, options: fm.meta.options, seed, training: { ...trainOpts, epochs: unimodalEpochs, robustness: doRobust ? levels : null } }) : null;
+      const hit = key ? await loadUnimodal<AvmnistMethodResult>(key, cacheDir) : null;
+      if (hit) {
+        fm.dispose();
+        models[models.length - 1] = fm = hit.fm;
+        unimodal.push(hit.result);
+        opts.onResult?.('avmnist', hit.result);
+        log(`${name}: from the cache (${unimodalEntryDir(key!, cacheDir)}), test accuracy ${hit.result.metrics.accuracy.toFixed(4)}`);
+      } else {
+        const ts = performance.now();
+        const tr = await train(fm, data, { ...trainOpts, epochs: unimodalEpochs, log: (l) => log(`  ${name}: ${l}`) });
+        const secs = (performance.now() - ts) / 1000;
+        const ev = evaluate(fm, data);
+        const r = resultOf(entry, fm.meta.options, seed, tr, ev, secs, fusionModelCost(fm), 'trained');
+        if (doRobust) r.robustness = robustnessSweep(fm, data, { levels });
+        unimodal.push(r);
+        opts.onResult?.('avmnist', r);
+        log(`${name}: test accuracy ${ev.metrics.accuracy.toFixed(4)} (${tr.epochsRun} epochs, ${secs.toFixed(0)}s)`);
+        if (key) await saveUnimodal(key, fm, r, cacheDir);
+      }
       encoders[m] = new FrozenEncoder(fm, m);
     }
     const unimodalSeconds = (performance.now() - tUni) / 1000;

@@ -204,6 +204,7 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
         levels: opts.robustnessLevels,
         modalityDropout: opts.modalityDropout,
         task: opts.task,
+        unimodalCache: !opts.quick, // the unimodal CNNs are trained once per seed and reused
         log,
         onResult: opts.onResult,
       }),
