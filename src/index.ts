@@ -28,7 +28,8 @@ export { encode, encoderKind, SeededDropout, type EncoderOptions } from './encod
 export { compose } from './models/compose.js';
 export { FusionModel, rawToOutput, upgradeMeta, MODEL_META, type ModelMeta, type PredictOptions } from './models/fusion_model.js';
 export { train, checkTrainingData, trainingSettings, TRAIN_DEFAULTS, type TrainOptions, type TrainResult, type EpochRecord } from './train/train.js';
-export { objectiveLoss, pairSoftmaxLoss, type ObjectiveBatch } from './train/objective.js';
+export { objectiveLoss, pairSoftmaxLoss, sampledSoftmaxLoss, type ObjectiveBatch } from './train/objective.js';
+export { sampleNegatives, negativesRng } from './train/negatives.js';
 export { taskLoss } from './train/losses.js';
 export * from './eval/metrics.js';
 export * from './eval/evaluate.js';
@@ -53,3 +54,4 @@ export * from './report/html.js';
 export * from './report/summary.js';
 export * from './report/table.js';
 export * from './eval/explain.js';
+export * from './predict/retrieve.js';

@@ -43,8 +43,9 @@ for (const method of methodNames) {
       const fm = FusionModel.create(method, data, { dropout: 0.1 }, { seed: 5 });
       const grads = trainingGradients(fm, data);
       assert.ok(grads.size > 0, 'has trainable weights');
-      assert.equal(grads.size, fm.model.trainableWeights.length);
-      for (const [name, g] of grads) assert.ok(maxAbs(g) > 0, `zero gradient for ${name}`);
+      // a method with its own step (e.g. gan-fusion's discriminator) trains some weights outside the objective; its own tests cover them
+      if (!entry.customStep) assert.equal(grads.size, fm.model.trainableWeights.length);
+      for (const [name, g] of grads) assert.ok(maxAbs(g) > 0 || (entry.customStep && name.includes('disc')), `zero gradient for ${name}`);
 
       const test = data.splits.test!;
       const out1 = fm.predict(test.features, test.n);

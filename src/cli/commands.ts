@@ -258,6 +258,7 @@ export const BENCH_KEYS: Record<string, Converter> = {
   limit: scalar(intArg(1)),
   unimodalEpochs: scalar(intArg(1)),
   endToEnd: (v) => (v === true ? true : list(listArg)(v)),
+  task: str,
 };
 
 export async function cmdBench(opts: Record<string, unknown>, cmd: Command): Promise<void> {
@@ -283,6 +284,7 @@ export async function cmdBench(opts: Record<string, unknown>, cmd: Command): Pro
     avmnistLimit: opts.limit as number | undefined,
     unimodalEpochs: opts.unimodalEpochs as number | undefined,
     endToEnd: opts.endToEnd as string[] | boolean | undefined,
+    task: opts.task as string | undefined,
     log: note,
   });
   out(formatResultsTable(results).trimEnd());
@@ -324,4 +326,30 @@ export async function cmdReport(file: string, opts: { out?: string }): Promise<v
   const dir = opts.out ?? path.dirname(file);
   const { reportFile } = writeReport(dir, results);
   note(`wrote ${reportFile}`);
+}
+
+// ------------------------------------------------------------------ embed and retrieve (two-tower models)
+
+export async function cmdEmbed(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  const { FusionModel, embedDataset, writeEmbeddings } = await backend(cmd);
+  const fm = await FusionModel.load(opts.model as string);
+  const e = await embedDataset(fm, opts.dataset as string, opts.modality as string, opts.split as SplitName | undefined);
+  fm.dispose();
+  writeEmbeddings(opts.out as string, e);
+  note(`wrote ${e.n} "${opts.modality as string}" embeddings of width ${e.dim} (${e.dataset}, ${e.split}) to ${opts.out as string}`);
+}
+
+export async function cmdRetrieve(opts: Record<string, unknown>, cmd: Command): Promise<void> {
+  const { FusionModel, retrieve } = await backend(cmd);
+  const fm = await FusionModel.load(opts.model as string);
+  const records = await retrieve(fm, opts.model as string, {
+    gallery: opts.gallery as string,
+    gallerySplit: opts.gallerySplit as SplitName | undefined,
+    query: opts.query as string,
+    querySplit: opts.querySplit as SplitName | undefined,
+    k: opts.k as number | undefined,
+    wavNoise: { snrDb: opts.wavSnrDb as number | 'none' | undefined, seed: opts.seed as number | undefined },
+  });
+  fm.dispose();
+  process.stdout.write(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }

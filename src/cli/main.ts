@@ -11,7 +11,7 @@ import { IMPORT_DEFAULTS } from '../data/import.js';
 import { BENCH_DEFAULTS, BUILDABLE } from '../experiments/bench_defaults.js';
 import { VERSION } from '../version.js';
 import { out, note, oneLine, intArg, seedArg, snrOrNone, positiveArg, numberArg, portArg, fractionArg, listArg, seedsArg, pairArg, collect, splitArg, list } from './args.js';
-import { BACKEND_CHOICES, cmdExplain, cmdMethods, cmdInspect, cmdImport, cmdDataBuild, cmdTrain, cmdEval, cmdPredict, cmdBench, cmdDemo, cmdReport } from './commands.js';
+import { BACKEND_CHOICES, cmdEmbed, cmdRetrieve, cmdExplain, cmdMethods, cmdInspect, cmdImport, cmdDataBuild, cmdTrain, cmdEval, cmdPredict, cmdBench, cmdDemo, cmdReport } from './commands.js';
 
 // ------------------------------------------------------------------ program
 
@@ -138,6 +138,7 @@ function buildProgram(): Command {
     .option('--lr <x>', `learning rate (default ${BENCH_DEFAULTS.lr})`, positiveArg)
     .option('--seeds <list>', 'comma-separated training seeds; mean and standard deviation over them (default 1)', seedsArg)
     .option('--quick', 'small generated data and few epochs (smoke test)')
+    .option('--task <task>', 'score classification data as retrieval:QUERY->GALLERY (relevant = same label); AV-MNIST: the task of its retrieval methods (default retrieval:audio->image), which then run by default')
     .option('--no-robustness', 'skip the robustness sweep (each modality missing, Gaussian noise on each modality)')
     .option('--limit <n>', 'AV-MNIST: build (or reuse) a data set of at most N train, N/10 valid, N/5 test samples', intArg(1))
     .option('--unimodal-epochs <n>', 'AV-MNIST: epochs of the unimodal networks (default --epochs, else 8; quick 2)', intArg(1))
@@ -163,7 +164,32 @@ function buildProgram(): Command {
     .option('--out <dir>', 'folder for index.html (default: beside the results file)')
     .action((f, o) => cmdReport(f, o));
 
+  addRetrievalCommands(program);
   return program;
+}
+
+function addRetrievalCommands(program: Command): void {
+  program
+    .command('embed')
+    .description('one embedding per sample of a data set split, in split order, as a float32 .npy [n, dim] (a retrieval model, e.g. dssm)')
+    .requiredOption('--model <dir>', 'model folder of a retrieval model (from train --task retrieval:QUERY->GALLERY)')
+    .requiredOption('--dataset <name|path>', 'data set name or dataset folder')
+    .option('--split <split>', 'train, valid or test (default test)', splitArg)
+    .requiredOption('--modality <name>', 'the modality to embed (the model\'s query or gallery modality)')
+    .requiredOption('--out <file>', '.npy file to write')
+    .action((o, c) => cmdEmbed(o, c));
+  program
+    .command('retrieve')
+    .description('the top k gallery items per query by cosine similarity, one JSON line per query: {"query": i, "results": [{"index": j, "score": s, "label": "7"}, ...]}')
+    .requiredOption('--model <dir>', 'model folder of a retrieval model')
+    .requiredOption('--gallery <name|path>', 'data set whose gallery modality is searched')
+    .option('--gallery-split <split>', 'split of the gallery (default test)', splitArg)
+    .requiredOption('--query <dataset|file.npy|file.wav>', 'queries: a data set (its query modality), a .npy of raw query inputs ([N, ...shape]), or, for AV-MNIST audio queries, a WAV file')
+    .option('--query-split <split>', 'split of a query data set (default test)', splitArg)
+    .option('--k <n>', 'results per query (default 10)', intArg(1))
+    .option('--wav-snr-db <x|none>', 'white noise added to a WAV query: SNR in dB, or none (default: the model\'s training SNR)', snrOrNone)
+    .option('--seed <n>', 'seed of that noise (default 0)', seedArg)
+    .action((o, c) => cmdRetrieve(o, c));
 }
 
 async function main(argv: string[]): Promise<number> {

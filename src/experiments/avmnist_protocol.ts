@@ -1,4 +1,4 @@
-// Over 400 lines: the frozen-encoder protocol of MFAS end to end (unimodal training, feature extraction, fusion rows, robustness through the encoders) in reading order.
+// Over 400 lines: the frozen-encoder protocol of MFAS end to end (unimodal training, feature extraction, fusion rows, retrieval, robustness through the encoders, end to end) in reading order.
 /**
  * The AV-MNIST benchmark protocol (as in MFAS, Perez-Rua et al. 2019): train each
  * single-modality network once (`image-only`, `audio-only`, CNN encoders), freeze their
@@ -14,9 +14,17 @@
  * fusion methods train fast. Robustness is measured on the raw inputs: a corrupted (or
  * missing) raw modality goes through the frozen encoder, then through the fusion model.
  *
+ * With `unimodalCache` the unimodal networks are trained once per seed (and data, options,
+ * settings) and reused from disk by later runs (./unimodal_cache.ts).
+ *
+ * Methods that only retrieve (e.g. `dssm`) train their towers on the same frozen features,
+ * scored as retrieval (`task`, default `retrieval:audio->image`: the spoken digit queries
+ * the test images, relevant = same digit; `reverse*` keys for image -> audio); their
+ * results, robustness included, go to the block `avmnist:retrieval`.
+ *
  * Returns a `BenchResults` object (results.json of DESIGN.md): data set `avmnist` with
- * the unimodal and frozen-encoder fusion results (`encoders`: 'trained' | 'frozen'), and
- * `avmnist:end-to-end` for the jointly trained ones.
+ * the unimodal and frozen-encoder fusion results (`encoders`: 'trained' | 'frozen'),
+ * `avmnist:retrieval` for retrieval methods, and `avmnist:end-to-end` for the jointly trained ones.
  */
 import { tf, tfl } from '../backend/index.js';
 import { AVMNIST_QUICK_SIZES, loadAvmnist } from '../datasets/avmnist/build.js';
@@ -24,6 +32,8 @@ import type { Standardizer } from '../data/preprocess.js';
 import type { Dataset, SplitData, SplitName } from '../data/types.js';
 import { encoderOutput } from '../encoders/cnn.js';
 import { ModalfuseError } from '../errors.js';
+import { withTask } from '../data/with_task.js';
+import { loadUnimodal, saveUnimodal, unimodalEntryDir, unimodalKey } from './unimodal_cache.js';
 import { FusionModel } from '../models/fusion_model.js';
 import { allOptions, getMethod, incompatibility, listMethods, resolveOptions, type DataSpec, type MethodEntry, type Options } from '../registry/index.js';
 import { train, type TrainResult } from '../train/train.js';
@@ -32,6 +42,9 @@ import { fusionModelCost, modelCost, type Cost } from '../eval/cost.js';
 import { evaluate, type Evaluation } from '../eval/evaluate.js';
 import { computeMetrics, primaryMetric } from '../eval/metrics.js';
 import { corrupt, robustnessSweep, ROBUSTNESS_LEVELS, sweepConditions, type RobustnessPoint } from '../eval/robustness.js';
+
+/** The retrieval task of AV-MNIST's retrieval methods: the spoken digit queries the images. */
+export const AVMNIST_RETRIEVAL_TASK = 'retrieval:audio->image';
 
 export const AVMNIST_PROTOCOL_DEFAULTS = {
   full: { unimodalEpochs: 8, fusionEpochs: 20, patience: 3 },
@@ -73,6 +86,10 @@ export interface AvmnistProtocolOptions {
   levels?: number[];
   /** Modality dropout while training the fusion methods (default 0). */
   modalityDropout?: number;
+  /** Reuse the unimodal networks trained before with the same data, options, seed and settings (./unimodal_cache.ts): true for the default cache root, or a cache root folder; default off. */
+  unimodalCache?: boolean | string;
+  /** The retrieval task of methods that only retrieve (default `retrieval:audio->image`); given, the default methods are the retrieval ones. */
+  task?: string;
   log?: (line: string) => void;
   /** Called after each method. */
   onResult?: (dataset: string, result: AvmnistMethodResult) => void;
@@ -156,7 +173,7 @@ class FrozenEncoder {
 }
 
 function historyOf(tr: TrainResult): BenchMethodResult['history'] {
-  return tr.history.map((h) => ({ epoch: h.epoch, loss: h.loss, ...(h.valid ? { valid: h.valid } : {}), seconds: h.seconds }));
+  return tr.history.map((h) => ({ epoch: h.epoch, loss: h.loss, ...(h.losses ? { losses: h.losses } : {}), ...(h.valid ? { valid: h.valid } : {}), seconds: h.seconds }));
 }
 
 function resultOf(
@@ -243,17 +260,29 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
     for (const m of MODALITIES) {
       const name = `${m}-only`;
       const entry = getMethod(name, spec);
-      const fm = FusionModel.create(name, spec, givenFor(entry, encoderOptions), { seed, dataset: data.name });
+      let fm = FusionModel.create(name, spec, givenFor(entry, encoderOptions), { seed, dataset: data.name });
       models.push(fm);
-      const ts = performance.now();
-      const tr = await train(fm, data, { ...trainOpts, epochs: unimodalEpochs, log: (l) => log(`  ${name}: ${l}`) });
-      const secs = (performance.now() - ts) / 1000;
-      const ev = evaluate(fm, data);
-      const r = resultOf(entry, fm.meta.options, seed, tr, ev, secs, fusionModelCost(fm), 'trained');
-      if (doRobust) r.robustness = robustnessSweep(fm, data, { levels });
-      unimodal.push(r);
-      opts.onResult?.('avmnist', r);
-      log(`${name}: test accuracy ${ev.metrics.accuracy.toFixed(4)} (${tr.epochsRun} epochs, ${secs.toFixed(0)}s)`);
+      const cacheDir = typeof opts.unimodalCache === 'string' ? opts.unimodalCache : undefined;
+      const key = opts.unimodalCache ? unimodalKey({ data, method: name, options: fm.meta.options, seed, training: { ...trainOpts, epochs: unimodalEpochs, robustness: doRobust ? levels : null } }) : null;
+      const hit = key ? await loadUnimodal<AvmnistMethodResult>(key, cacheDir) : null;
+      if (hit) {
+        fm.dispose();
+        models[models.length - 1] = fm = hit.fm;
+        unimodal.push(hit.result);
+        opts.onResult?.('avmnist', hit.result);
+        log(`${name}: from the cache (${unimodalEntryDir(key!, cacheDir)}), test accuracy ${hit.result.metrics.accuracy.toFixed(4)}`);
+      } else {
+        const ts = performance.now();
+        const tr = await train(fm, data, { ...trainOpts, epochs: unimodalEpochs, log: (l) => log(`  ${name}: ${l}`) });
+        const secs = (performance.now() - ts) / 1000;
+        const ev = evaluate(fm, data);
+        const r = resultOf(entry, fm.meta.options, seed, tr, ev, secs, fusionModelCost(fm), 'trained');
+        if (doRobust) r.robustness = robustnessSweep(fm, data, { levels });
+        unimodal.push(r);
+        opts.onResult?.('avmnist', r);
+        log(`${name}: test accuracy ${ev.metrics.accuracy.toFixed(4)} (${tr.epochsRun} epochs, ${secs.toFixed(0)}s)`);
+        if (key) await saveUnimodal(key, fm, r, cacheDir);
+      }
       encoders[m] = new FrozenEncoder(fm, m);
     }
     const unimodalSeconds = (performance.now() - tUni) / 1000;
@@ -294,24 +323,29 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
       activationBytesPerSample: a.activationBytesPerSample + c.activationBytesPerSample,
     }));
 
-    // 3. Fusion methods on the frozen features.
-    const methods = opts.methods ?? frozenFusionMethods(featSpec);
+    // 3. Fusion methods on the frozen features (retrieval methods on them scored as retrieval).
+    const retrieval = withTask(feat, opts.task ?? AVMNIST_RETRIEVAL_TASK);
+    const retrievalSpec: DataSpec = { task: retrieval.task, modalities: featModalities };
+    const methods = opts.methods ?? frozenFusionMethods(opts.task ? retrievalSpec : featSpec);
     const fused: AvmnistMethodResult[] = [];
+    const retrieved: AvmnistMethodResult[] = [];
     for (const name of methods) {
-      const entry = getMethod(name, featSpec);
+      const retrieves = !getMethod(name).tasks.includes(data.task.kind);
+      const onFeat = retrieves ? retrieval : feat;
+      const entry = getMethod(name, retrieves ? retrievalSpec : featSpec);
       const options = resolveOptions(entry, givenFor(entry, fusionOptions));
-      const why = incompatibility(entry, featSpec, options);
+      const why = incompatibility(entry, retrieves ? retrievalSpec : featSpec, options);
       if (why) {
         log(`skip ${name}: ${why}`);
         skipped.push({ dataset: 'avmnist', method: name, reason: `on frozen encoder features: ${why}` });
         continue;
       }
-      const fm = FusionModel.create(name, featSpec, options, { seed, dataset: data.name });
+      const fm = FusionModel.create(name, retrieves ? retrievalSpec : featSpec, options, { seed, dataset: data.name });
       try {
         const ts = performance.now();
-        const tr = await train(fm, feat, { ...trainOpts, epochs: fusionEpochs, modalityDropout: opts.modalityDropout });
+        const tr = await train(fm, onFeat, { ...trainOpts, epochs: fusionEpochs, modalityDropout: opts.modalityDropout });
         const secs = (performance.now() - ts) / 1000;
-        const ev = evaluate(fm, feat);
+        const ev = evaluate(fm, onFeat);
         const own = fusionModelCost(fm);
         const cost: Cost = {
           params: own.params + encCost.params,
@@ -320,11 +354,17 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
         };
         const r = resultOf(entry, options, seed, tr, ev, secs, cost, 'frozen', { fusionParams: own.params });
         if (doRobust) {
-          r.robustness = conditions.map((c, i) => ({ ...c, metrics: computeMetrics(data.task, fm.predictRaw(condFeatures[i], test.n), test.labels).metrics }));
+          // a method that handles missing modalities is told which one is missing
+          r.robustness = conditions.map((c, i) => {
+            const missing = c.corruption === 'missing' && fm.meta.presence ? [c.modality] : undefined;
+            if (retrieves) return { ...c, metrics: evaluate(fm, { ...onFeat, splits: { ...onFeat.splits, test: { ...featSplits.test!, features: condFeatures[i] } } }).metrics };
+            return { ...c, metrics: computeMetrics(data.task, fm.predictRaw(condFeatures[i], test.n, 256, { missing }), test.labels).metrics };
+          });
         }
-        fused.push(r);
-        opts.onResult?.('avmnist', r);
-        log(`${name} (frozen encoders): test accuracy ${ev.metrics.accuracy.toFixed(4)} (${tr.epochsRun} epochs, ${secs.toFixed(1)}s)`);
+        (retrieves ? retrieved : fused).push(r);
+        opts.onResult?.(retrieves ? 'avmnist:retrieval' : 'avmnist', r);
+        const key = primaryMetric(onFeat.task).key;
+        log(`${name} (frozen encoders): test ${key} ${ev.metrics[key].toFixed(4)} (${tr.epochsRun} epochs, ${secs.toFixed(1)}s)`);
       } finally {
         fm.dispose();
       }
@@ -358,8 +398,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
       }
     }
 
-    const t = data.task;
-    const dsResult = (dataset: string, results: AvmnistMethodResult[]) => ({
+    const dsResult = (dataset: string, results: AvmnistMethodResult[], t = data.task) => ({
       dataset,
       task: t.kind,
       primaryMetric: primaryMetric(t),
@@ -369,6 +408,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
       results,
     });
     const datasets = [dsResult('avmnist', [...unimodal, ...fused])];
+    if (retrieved.length > 0) datasets.push(dsResult('avmnist:retrieval', retrieved, retrieval.task));
     if (e2e.length > 0) datasets.push(dsResult('avmnist:end-to-end', e2e));
     return {
       ...resultsHeader(),
@@ -387,6 +427,7 @@ export async function runAvmnistProtocol(opts: AvmnistProtocolOptions = {}): Pro
         encoderOptions: { ...encoderOptions },
         endToEnd: [...(opts.endToEnd ?? [])],
         modalityDropout: opts.modalityDropout ?? 0,
+        ...(retrieved.length > 0 ? { task: opts.task ?? AVMNIST_RETRIEVAL_TASK } : {}),
       },
       datasets: datasets as AvmnistProtocolResults['datasets'],
       ...(skipped.length > 0 ? { skipped } : {}),

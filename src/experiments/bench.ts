@@ -13,6 +13,7 @@ import '../datasets/avmnist/build.js'; // registers the `avmnist` data set name
 import { loadDatasets } from '../datasets/resolve.js';
 import { labelNames, type Dataset, type ModalitySpec, type SplitName, type TaskKind } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
+import { withTask } from '../data/with_task.js';
 import { FusionModel } from '../models/fusion_model.js';
 import { checkModelSize } from '../models/size_limit.js';
 import {
@@ -64,6 +65,8 @@ export interface BenchOptions {
   dataSeed?: number;
   /** Modality dropout while training (TrainOptions.modalityDropout; default 0). */
   modalityDropout?: number;
+  /** Score every data set as this task: `retrieval:QUERY->GALLERY` (classification data, relevance by label). */
+  task?: string;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
   /** Also pass the per-epoch lines of training to `log`. */
@@ -75,6 +78,8 @@ export interface BenchOptions {
 export interface BenchHistoryEntry {
   epoch: number;
   loss: number;
+  /** Named losses of a method with its own step (gan-fusion: task, generator, discriminator). */
+  losses?: Record<string, number>;
   valid?: Metrics;
   seconds?: number;
 }
@@ -213,7 +218,8 @@ async function plan(opts: BenchOptions): Promise<{ plans: DatasetPlan[]; skipped
   const datasets: Dataset[] = [];
   const sources = new Map<string, string>();
   for (const name of names) {
-    for (const d of await loadDatasets(name, { quick: opts.quick, seed: opts.dataSeed })) {
+    for (const loaded of await loadDatasets(name, { quick: opts.quick, seed: opts.dataSeed })) {
+      const d = withTask(loaded, opts.task);
       const seen = sources.get(d.name);
       if (seen === undefined) {
         sources.set(d.name, name);
@@ -376,6 +382,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
               history: tr.history.map((h) => ({
                 epoch: h.epoch,
                 loss: finiteOrNull(h.loss),
+                ...(h.losses ? { losses: Object.fromEntries(Object.entries(h.losses).map(([k, v]) => [k, finiteOrNull(v)])) } : {}),
                 ...(h.valid ? { valid: cleanMetrics(h.valid) } : {}),
                 seconds: h.seconds,
               })),
@@ -458,6 +465,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       set: { ...(opts.set ?? {}) },
       robustness: opts.robustness !== false,
       ...(opts.modalityDropout ? { modalityDropout: opts.modalityDropout } : {}),
+      ...(opts.task ? { task: opts.task } : {}),
     },
     datasets,
     skipped,

@@ -21,8 +21,9 @@ import { loadDatasets } from '../datasets/resolve.js';
 import type { Dataset, ModalitySpec } from '../data/types.js';
 import { ModalfuseError } from '../errors.js';
 import { allOptions, getMethod, methodNamesFor, type DataSpec, type MethodEntry } from '../registry/index.js';
+import { retrievalTaskFrom } from '../tasks/index.js';
 import { checkModalityDropout } from '../train/modality_dropout.js';
-import { AVMNIST_PROTOCOL_DEFAULTS, frozenFusionMethods, runAvmnistProtocol, type AvmnistProtocolResults } from './avmnist_protocol.js';
+import { AVMNIST_PROTOCOL_DEFAULTS, AVMNIST_RETRIEVAL_TASK, frozenFusionMethods, runAvmnistProtocol, type AvmnistProtocolResults } from './avmnist_protocol.js';
 import { BENCH_DEFAULTS, resultsHeader, runBench, sampleStd, type BenchDatasetResult, type BenchMethodResult, type BenchOptions, type BenchResults, type BenchSkip } from './bench.js';
 import type { Metrics } from '../eval/metrics.js';
 
@@ -57,6 +58,10 @@ const FEATURE_SPEC: DataSpec = {
   task: AVMNIST_SPEC.task,
   modalities: { audio: { kind: 'vector', shape: [32] }, image: { kind: 'vector', shape: [32] } } as Record<string, ModalitySpec>,
 };
+/** The frozen features scored as retrieval (methods that only retrieve, e.g. dssm). */
+function retrievalFeatureSpec(task?: string): DataSpec {
+  return { ...FEATURE_SPEC, task: retrievalTaskFrom(task ?? AVMNIST_RETRIEVAL_TASK, FEATURE_SPEC.task, ['audio', 'image']) };
+}
 
 function resolves(name: string, spec: DataSpec): MethodEntry | null {
   try {
@@ -143,7 +148,7 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
     otherMethods = [];
     for (const m of opts.methods) {
       const unimodal = /^(.+)-only$/.exec(m)?.[1];
-      const forAv = unimodal !== undefined ? unimodal in AVMNIST_SPEC.modalities : resolves(m, FEATURE_SPEC) !== null;
+      const forAv = unimodal !== undefined ? unimodal in AVMNIST_SPEC.modalities : resolves(m, FEATURE_SPEC) !== null || resolves(m, retrievalFeatureSpec(opts.task)) !== null;
       const forOthers = otherSpecs.some((s) => resolves(m, s) !== null);
       if (!forAv && !forOthers) getMethod(m, others.length > 0 ? otherSpecs[0] : unimodal !== undefined ? AVMNIST_SPEC : FEATURE_SPEC); // throws the message
       if (forAv && unimodal === undefined) avMethods.push(m);
@@ -153,7 +158,8 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
   }
 
   // --set keys: each must be declared by some selected method; each part gets the keys its methods declare.
-  const avEntries = [...['audio-only', 'image-only'].map((n) => getMethod(n, AVMNIST_SPEC)), ...(avMethods ?? frozenFusionMethods(FEATURE_SPEC)).map((n) => getMethod(n, FEATURE_SPEC))];
+  const avSpec = (n: string) => (resolves(n, FEATURE_SPEC) ? FEATURE_SPEC : retrievalFeatureSpec(opts.task));
+  const avEntries = [...['audio-only', 'image-only'].map((n) => getMethod(n, AVMNIST_SPEC)), ...(avMethods ?? frozenFusionMethods(opts.task ? retrievalFeatureSpec(opts.task) : FEATURE_SPEC)).map((n) => getMethod(n, avSpec(n)))];
   const otherEntries = otherSpecs.flatMap((s) => (otherMethods ?? methodNamesFor(s)).map((n) => resolves(n, s)).filter((e): e is MethodEntry => e !== null));
   const declared = (entries: MethodEntry[], k: string) => entries.some((e) => k in allOptions(e));
   for (const k of Object.keys(set)) {
@@ -175,7 +181,7 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
   }
 
   // The protocol, once per seed.
-  const endToEnd = opts.endToEnd === true ? avMethods ?? frozenFusionMethods(FEATURE_SPEC) : opts.endToEnd || [];
+  const endToEnd = opts.endToEnd === true ? (avMethods ?? frozenFusionMethods(FEATURE_SPEC)).filter((n) => resolves(n, FEATURE_SPEC) !== null) : opts.endToEnd || [];
   const epochs = opts.epochs;
   const runs: AvmnistProtocolResults[] = [];
   for (const seed of seeds) {
@@ -197,6 +203,8 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
         robustness: opts.robustness,
         levels: opts.robustnessLevels,
         modalityDropout: opts.modalityDropout,
+        task: opts.task,
+        unimodalCache: !opts.quick, // the unimodal CNNs are trained once per seed and reused
         log,
         onResult: opts.onResult,
       }),
@@ -233,6 +241,7 @@ export async function runBenchSuite(opts: BenchSuiteOptions = {}): Promise<Bench
       set: { ...set },
       robustness: opts.robustness !== false,
       ...(opts.modalityDropout ? { modalityDropout: opts.modalityDropout } : {}),
+      ...(opts.task ? { task: opts.task } : {}),
       avmnist: {
         protocol: ao.protocol,
         dataset: avName,

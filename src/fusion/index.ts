@@ -12,3 +12,6 @@ export * from './hpfn.js';
 export * from './mfn.js';
 export * from './modal_attention.js';
 export * from './dfg.js';
+export * from './rrf.js';
+export * from './learned_scale.js';
+export * from './presence.js';

@@ -5,7 +5,11 @@
 import './simple.js';
 import './tensor.js';
 import './attention.js';
+import './coordinated.js';
+import './generative.js';
 
 export { SIMPLE_METHODS } from './simple.js';
 export { TENSOR_METHODS } from './tensor.js';
 export { ATTENTION_METHODS, MFN_PRESET_HIDDEN } from './attention.js';
+export { COORDINATED_METHODS } from './coordinated.js';
+export { GENERATIVE_METHODS } from './generative.js';

@@ -352,6 +352,12 @@ export class FusionModel {
 
   dispose(): void {
     this.model.dispose();
+    // tfjs counts one reference per symbolic call, so a layer applied twice (shared weights)
+    // survives the model's dispose: release what is left of it
+    for (const layer of this.model.layers) {
+      const l = layer as unknown as { _refCount: number | null; dispose(): unknown };
+      while (l._refCount !== null && l._refCount > 0) l.dispose();
+    }
   }
 }
 

@@ -117,12 +117,18 @@ export interface StepBatch {
   forward(training: boolean): Record<string, tf.Tensor>;
 }
 
+/** Named losses of one custom step; `loss` is the one reported as the epoch's loss. */
+export type StepLosses = { loss: number } & Record<string, number>;
+
 /** A method's own training step: several optimisers, alternating updates. */
 export interface CustomStep {
   /** Optimisers by name, each over the trainable weights `weights` selects (by weight name); `lr` multiplies the learning rate. */
   optimizers: Record<string, { weights: (weightName: string) => boolean; lr?: number }>;
-  /** One update on a batch; returns the loss to report for it. */
-  step(batch: StepBatch, optimizers: Record<string, tf.Optimizer>, vars: Record<string, tf.Variable[]>): number;
+  /**
+   * One update on a batch; returns the loss to report for it, or named losses with the
+   * reported one under `loss` (all of them go to the epoch record's `losses`).
+   */
+  step(batch: StepBatch, optimizers: Record<string, tf.Optimizer>, vars: Record<string, tf.Variable[]>): number | StepLosses;
 }
 
 export interface CustomStepContext {

@@ -383,6 +383,22 @@ export function clientRender(): void {
       if (lossSets.some((s) => s.data.length > 0)) {
         grid.appendChild(chartBox('training loss per epoch', { type: 'line', data: { datasets: lossSets }, options: baseOptions('epoch', 'training loss', false, true) }));
       }
+      // methods with their own step report several losses (gan-fusion: task, generator, discriminator): one chart each
+      const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+      for (const r of withHistory) {
+        const names = [...new Set(r.history.flatMap((h: AnyObj) => (h.losses ? Object.keys(h.losses) : [])))].filter((k) => k !== 'loss') as string[];
+        if (names.length === 0) continue;
+        const sets = names.map((k, i) => ({
+          label: k,
+          data: r.history.map((h: AnyObj) => ({ x: h.epoch, y: h.losses?.[k] })).filter((p: AnyObj) => isNum(p.x) && isNum(p.y)),
+          borderColor: palette[i % palette.length],
+          backgroundColor: palette[i % palette.length],
+          pointRadius: 2,
+          borderWidth: 1.5,
+          tension: 0.1,
+        }));
+        grid.appendChild(chartBox(String(r.method) + ': losses per epoch', { type: 'line', data: { datasets: sets }, options: baseOptions('epoch', 'loss', false, true) }));
+      }
       let vkey = pm?.key;
       if (!vkey || !withHistory.some((r) => r.history.some((h: AnyObj) => isNum(h.valid?.[vkey!])))) {
         const any = withHistory.flatMap((r) => r.history).find((h: AnyObj) => h.valid && Object.keys(h.valid).length > 0);

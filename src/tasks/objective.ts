@@ -29,6 +29,10 @@ export type LossKind =
    * Two towers: softmax over cosine similarities scaled by `gamma`, of each row of the output
    * against every row of the target output in the batch (the positive is the same row);
    * with labels, same-label rows are not counted as negatives (DSSM's in-batch softmax).
+   * Params: `gamma` (fixed scale, default 10) or `gammaOutput` (name of an output holding a
+   * learned scale); `negatives: K` for a softmax over the positive and K negatives sampled
+   * from the batch (seeded by `seed` and the training step; never a same-label row when
+   * relevance is by label) instead of every other row; `symmetric: false` for query -> gallery only.
    */
   | 'pair-softmax';
 
@@ -57,6 +61,7 @@ export function trainedOutputs(terms: LossTerm[]): Set<string> {
     if (t.weight <= 0) continue;
     s.add(t.output);
     if (typeof t.target === 'object' && 'output' in t.target) s.add(t.target.output);
+    if (typeof t.params?.gammaOutput === 'string') s.add(t.params.gammaOutput);
   }
   return s;
 }

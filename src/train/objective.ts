@@ -7,6 +7,7 @@
 import { tf } from '../backend/index.js';
 import { ModalfuseError } from '../errors.js';
 import type { LossTerm, Task, TaskSpec } from '../tasks/index.js';
+import { negativesRng, sampleNegatives } from './negatives.js';
 
 export interface ObjectiveBatch {
   /** The model's outputs by name. */
@@ -15,6 +16,8 @@ export interface ObjectiveBatch {
   labels: tf.Tensor;
   /** Preprocessed inputs by modality (reconstruction targets). */
   inputs: Record<string, tf.Tensor>;
+  /** Training steps taken before this batch (seeds the negative sampler of `pair-softmax` with `negatives: K`). */
+  step?: number;
 }
 
 export interface ObjectiveOptions {
@@ -31,7 +34,7 @@ function l2normalize(x: tf.Tensor): tf.Tensor {
  * the positive being row i. Same-label rows other than i are masked out (not negatives)
  * when `labels` is given. `symmetric` adds the b -> a direction and averages.
  */
-export function pairSoftmaxLoss(a: tf.Tensor, b: tf.Tensor, gamma: number, labels?: tf.Tensor, symmetric = true): tf.Scalar {
+export function pairSoftmaxLoss(a: tf.Tensor, b: tf.Tensor, gamma: number | tf.Tensor, labels?: tf.Tensor, symmetric = true): tf.Scalar {
   return tf.tidy(() => {
     const n = a.shape[0]!;
     const sims = tf.mul(gamma, tf.matMul(l2normalize(a), l2normalize(b), false, true));
@@ -45,6 +48,29 @@ export function pairSoftmaxLoss(a: tf.Tensor, b: tf.Tensor, gamma: number, label
     }
     const dir = (z: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(eye, tf.logSoftmax(z)), -1)));
     const loss = symmetric ? tf.mul(0.5, tf.add(dir(logits), dir(tf.transpose(logits)))) : dir(logits);
+    return loss as tf.Scalar;
+  });
+}
+
+/**
+ * Softmax over one positive and K sampled negatives (DSSM): row i of `a` against row i of
+ * `b` (the positive) and the rows `negatives[i * k .. i * k + k)` of `b` (-1: none, masked),
+ * similarities being cosines scaled by `gamma`. `negativesT`, when given, are the negatives
+ * of the b -> a direction, and the two directions are averaged.
+ */
+export function sampledSoftmaxLoss(a: tf.Tensor, b: tf.Tensor, gamma: number | tf.Tensor, k: number, negatives: Int32Array, negativesT?: Int32Array): tf.Scalar {
+  return tf.tidy(() => {
+    const n = a.shape[0]!;
+    const sims = tf.mul(gamma, tf.matMul(l2normalize(a), l2normalize(b), false, true));
+    const dir = (z: tf.Tensor, neg: Int32Array) => {
+      const pos = tf.reshape(tf.sum(tf.mul(tf.eye(n), z), -1), [n, 1]);
+      const flatIdx = Int32Array.from(neg, (j, t) => Math.floor(t / k) * n + Math.max(j, 0));
+      const masked = Float32Array.from(neg, (j) => (j < 0 ? 1e9 : 0));
+      const negs = tf.sub(tf.reshape(tf.gather(tf.reshape(z, [n * n]), tf.tensor1d(flatIdx, 'int32')), [n, k]), tf.tensor2d(masked, [n, k]));
+      const logp = tf.logSoftmax(tf.concat([pos, negs], 1));
+      return tf.neg(tf.mean(tf.slice(logp, [0, 0], [n, 1])));
+    };
+    const loss = negativesT ? tf.mul(0.5, tf.add(dir(sims, negatives), dir(tf.transpose(sims), negativesT))) : dir(sims, negatives);
     return loss as tf.Scalar;
   });
 }
@@ -74,11 +100,32 @@ function termLoss(t: LossTerm, task: Task, spec: TaskSpec, b: ObjectiveBatch, op
     case 'l2':
       return tf.mean(tf.square(out)) as tf.Scalar;
     case 'pair-softmax': {
-      const gamma = typeof t.params?.gamma === 'number' ? t.params.gamma : 10;
+      const gamma = pairGamma(t, b);
       const byLabel = (spec.kind === 'retrieval' && spec.relevance === 'label') || t.params?.maskSameLabel === true;
-      return pairSoftmaxLoss(out, target!, gamma, byLabel ? b.labels : undefined, t.params?.symmetric !== false);
+      const symmetric = t.params?.symmetric !== false;
+      const k = t.params?.negatives;
+      if (typeof k === 'number') {
+        // K sampled negatives: never the row itself, never a same-label row when relevance is by label
+        const n = out.shape[0]!;
+        const labels = byLabel ? b.labels.dataSync() : null;
+        const rng = negativesRng(typeof t.params?.seed === 'number' ? t.params.seed : 0, b.step ?? 0);
+        const neg = sampleNegatives(n, k, labels, rng);
+        return sampledSoftmaxLoss(out, target!, gamma, k, neg, symmetric ? sampleNegatives(n, k, labels, rng) : undefined);
+      }
+      return pairSoftmaxLoss(out, target!, gamma, byLabel ? b.labels : undefined, symmetric);
     }
   }
+}
+
+/** A pair term's scale: the fixed `gamma` (default 10), or the mean of the output named by `gammaOutput` (a learned scale). */
+function pairGamma(t: LossTerm, b: ObjectiveBatch): number | tf.Tensor {
+  const from = t.params?.gammaOutput;
+  if (typeof from === 'string') {
+    const g = b.outputs[from];
+    if (!g) throw new ModalfuseError(`loss term of output "${t.output}" reads its scale from output "${from}", which the model does not return`, { expected: Object.keys(b.outputs), found: from });
+    return tf.mean(g);
+  }
+  return typeof t.params?.gamma === 'number' ? t.params.gamma : 10;
 }
 
 /** The weighted sum of the terms on one batch (call inside a gradient scope). */

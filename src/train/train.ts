@@ -50,6 +50,8 @@ export interface TrainOptions {
 export interface EpochRecord {
   epoch: number;
   loss: number;
+  /** Named losses of a custom step that reports several (e.g. GAN: task, generator, discriminator), mean per batch. */
+  losses?: Record<string, number>;
   valid?: Metrics;
   seconds: number;
 }
@@ -239,6 +241,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     const dropRng = new Rng(o.seed * 100003 + epoch + 0x6d64); // modality dropout masks
     let lossSum = 0;
     let batches = 0;
+    let named: Record<string, number> | undefined;
     for (let s = 0; s < n; s += o.batchSize) {
       const idx = perm.subarray(s, Math.min(n, s + o.batchSize));
       if (opt.step) {
@@ -248,14 +251,19 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
           const y = task.labelBatch(trainSplit.labels, idx);
           return step.step({ inputs: xs, labels: y, step: state.steps!, forward: (training) => fm.forwardNamed(xs, training) }, opt.optimizers, opt.vars);
         });
-        lossSum += value;
+        if (typeof value === 'number') lossSum += value;
+        else {
+          lossSum += value.loss;
+          named ??= {};
+          for (const [k, v] of Object.entries(value)) named[k] = (named[k] ?? 0) + v;
+        }
       } else {
         const cost: tf.Scalar = tf.tidy(() => {
           const xs = batchInputs(idx, dropRng);
           const y = task.labelBatch(trainSplit.labels, idx);
           const inputs = Object.fromEntries(inputModalities.map((m, j) => [m, xs[j]]));
           return opt.optimizers.main.minimize(
-            () => objectiveLoss(objective, task, { outputs: fm.forwardNamed(xs, true), labels: y, inputs }, { loss: o.loss }),
+            () => objectiveLoss(objective, task, { outputs: fm.forwardNamed(xs, true), labels: y, inputs, step: state.steps }, { loss: o.loss }),
             true,
             opt.vars.main,
           ) as tf.Scalar;
@@ -272,6 +280,7 @@ export async function train(fm: FusionModel, data: Dataset, opts: TrainOptions =
     const loss = lossSum / batches;
     if (!Number.isFinite(loss)) throw new ModalfuseError('training diverged (loss is not finite); lower the learning rate', { expected: 'finite loss', found: loss });
     const record: EpochRecord = { epoch, loss, seconds: trainTime };
+    if (named) record.losses = Object.fromEntries(Object.entries(named).map(([k, v]) => [k, v / batches]));
     let improved = true;
     if (validSplit && preValid) {
       const outs = fm.outputsPreprocessed(preValid, validSplit.n, { names: task.reads });
