@@ -9,7 +9,18 @@
  * Layer names start with the encoder prefix (`enc_<modality>_...`), so the encoder of a
  * trained model can be cut out by name (see `encoderOutput`). The defaults (16,32 filters,
  * 3x3, max pooling, no batch norm) build the same layers, with the same seeds, as the
- * original fixed CNN did.
+ * original fixed CNN did, except for the initialisation (below).
+ *
+ * Initialisation: every conv and dense layer of the encoder gets PyTorch's default for
+ * `nn.Conv2d` / `nn.Linear` (`kaimingUniform`): weights and biases uniform in
+ * +-1/sqrt(fan_in) (Kaiming-uniform with a = sqrt(5), fan_in = kernel^2 x input channels for a
+ * conv, input width for the dense layer). Measured on AV-MNIST (issue 18): with tfjs's
+ * Glorot-uniform weights and zero biases the spectrogram CNN learned far more slowly (3
+ * epochs end to end, full build: audio-only 33.7% test accuracy against 48.0% with this
+ * initialisation, and against 47.4% for the same network in PyTorch); an ordinary PyTorch CNN
+ * given Glorot weights, zero biases and `hidden` 32 stalls the same way. Only CNN encoders
+ * are affected; MLP and LSTM encoders, fusion layers and heads keep Glorot-uniform.
+ * `CnnOptions.init: 'glorot'` restores the former initialisation.
  */
 import { tfl } from '../backend/index.js';
 import type { ModalitySpec } from '../data/types.js';
@@ -28,9 +39,33 @@ export interface CnnOptions {
   pool: PoolKind;
   /** Batch normalisation between each conv and its activation. */
   batchNorm: boolean;
+  /**
+   * Initialisation of the conv and dense layers: 'kaiming' (default; PyTorch's, see the file
+   * comment) or 'glorot' (tfjs's Glorot-uniform weights and zero biases, as before issue 18).
+   */
+  init?: CnnInit;
 }
 
-export const CNN_DEFAULTS: CnnOptions = { filters: [16, 32], kernel: 3, pool: 'max', batchNorm: false };
+export type CnnInit = 'kaiming' | 'glorot';
+
+export const CNN_DEFAULTS: CnnOptions = { filters: [16, 32], kernel: 3, pool: 'max', batchNorm: false, init: 'kaiming' };
+
+/** Offset of a layer's bias seed from its kernel seed (the kernel seed is drawn from the model's Rng as before). */
+const BIAS_SEED_OFFSET = 0x9e37;
+
+/**
+ * PyTorch's default initialisation of a layer with `fanIn` inputs per output (nn.Conv2d,
+ * nn.Linear: kaiming_uniform_(a=sqrt(5)) for the weights, the same bound for the biases):
+ * kernel and bias uniform in +-1/sqrt(fanIn). `varianceScaling` (scale 1/3, fan in, uniform)
+ * draws from +-sqrt(3 * scale / fanIn) = +-1/sqrt(fanIn) with the fan in it computes itself.
+ */
+export function kaimingUniform(fanIn: number, seed: number) {
+  const bound = 1 / Math.sqrt(Math.max(1, fanIn));
+  return {
+    kernelInitializer: tfl.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed }),
+    biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: (seed + BIAS_SEED_OFFSET) % 2147483647 }),
+  };
+}
 
 /** Parses "16,32" into [16, 32]; throws a ModalfuseError naming the option. */
 export function parseFilters(text: string): number[] {
@@ -52,6 +87,7 @@ export function cnnOptionsFrom(options: Partial<Options>): CnnOptions {
     kernel: (options.convKernel as number | undefined) ?? CNN_DEFAULTS.kernel,
     pool: ((options.convPool as PoolKind | undefined) ?? CNN_DEFAULTS.pool) as PoolKind,
     batchNorm: (options.convBatchNorm as boolean | undefined) ?? CNN_DEFAULTS.batchNorm,
+    init: CNN_DEFAULTS.init,
   };
 }
 
@@ -78,8 +114,11 @@ export function cnnEncoder(
     throw new ModalfuseError('a CNN encoder needs [height, width, channels] inputs', { expected: '[H, W, C]', found: spec.shape });
   }
   const { filters, kernel, pool, batchNorm } = o.cnn;
+  const init = o.cnn.init ?? CNN_DEFAULTS.init;
+  /** Initialisers of a layer with `fanIn` inputs per output; one seed drawn from `rng` either way. */
+  const inits = (fanIn: number) => (init === 'glorot' ? { kernelInitializer: glorot(rng) } : kaimingUniform(fanIn, rng.seed()));
   let h = x;
-  let [H, W] = spec.shape;
+  let [H, W, C] = spec.shape;
   filters.forEach((f, i) => {
     const n = i + 1;
     h = tfl.layers
@@ -89,10 +128,11 @@ export function cnnEncoder(
         padding: 'same',
         activation: batchNorm ? 'linear' : 'relu',
         useBias: !batchNorm,
-        kernelInitializer: glorot(rng),
+        ...inits(kernel * kernel * C),
         name: `${prefix}_conv${n}`,
       })
       .apply(h) as Sym;
+    C = f;
     if (batchNorm) {
       h = tfl.layers.batchNormalization({ name: `${prefix}_bn${n}` }).apply(h) as Sym;
       h = tfl.layers.activation({ activation: 'relu', name: `${prefix}_relu${n}` }).apply(h) as Sym;
@@ -106,7 +146,7 @@ export function cnnEncoder(
   });
   h = tfl.layers.flatten({ name: `${prefix}_flatten` }).apply(h) as Sym;
   h = tfl.layers
-    .dense({ units: o.hidden, activation: o.activation as never, kernelInitializer: glorot(rng), name: `${prefix}_dense` })
+    .dense({ units: o.hidden, activation: o.activation as never, ...inits(H * W * C), name: `${prefix}_dense` })
     .apply(h) as Sym;
   return dropout(h, o.dropout, rng, `${prefix}_drop`);
 }

@@ -15,7 +15,7 @@ import { CNN_DEFAULTS, cnnEncoder, type CnnOptions } from './cnn.js';
 import { FastLSTM } from './lstm.js';
 
 export { SeededDropout };
-export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
+export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnOptionsFrom, encoderOutput, kaimingUniform, parseFilters, type CnnInit, type CnnOptions, type PoolKind } from './cnn.js';
 
 export interface EncoderOptions {
   hidden: number;
