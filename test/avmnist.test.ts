@@ -32,7 +32,7 @@ import { readNpy } from '../src/data/npy.js';
 import { loadDatasets } from '../src/datasets/resolve.js';
 import { makeSynthetic } from '../src/datasets/synthetic.js';
 import type { Dataset, SplitName } from '../src/data/types.js';
-import { cnnEncoderCost, cnnOptionsFrom, encoderOutput } from '../src/encoders/index.js';
+import { cnnEncoderCost, cnnOptionsFrom, encode, encoderOutput } from '../src/encoders/index.js';
 import { ModalfuseError } from '../src/errors.js';
 import { modelCost } from '../src/eval/cost.js';
 import { evaluate } from '../src/eval/evaluate.js';
@@ -308,6 +308,46 @@ test('CNN encoder options: filters, kernel, pooling, batch norm; cost known befo
   fm.dispose();
   assert.throws(() => FusionModel.create('audio-only', spec, { convFilters: '4,x' }), ModalfuseError);
   assert.throws(() => FusionModel.create('audio-only', spec, { convPool: 'min' }), ModalfuseError);
+});
+
+test('CNN encoders start from PyTorch\'s default initialisation; heads, fusion and MLP encoders keep Glorot', () => {
+  const spec = { task: built.task, modalities: built.modalities };
+  const weights = (fm: FusionModel, name: string) => fm.model.getLayer(name).getWeights().map((w) => w.dataSync() as Float32Array);
+  const maxAbs = (v: Float32Array) => v.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+  const fm = FusionModel.create('concat', spec, { hidden: 16 }, { seed: 3 });
+  for (const m of ['audio', 'image']) {
+    const [H, W, C] = spec.modalities[m].shape;
+    const fans: Record<string, number> = { conv1: 9 * C, conv2: 9 * 16, dense: Math.floor(H / 4) * Math.floor(W / 4) * 32 };
+    for (const [layer, fanIn] of Object.entries(fans)) {
+      const bound = 1 / Math.sqrt(fanIn);
+      const [k, b] = weights(fm, `enc_${m}_${layer}`);
+      assert.ok(maxAbs(k) <= bound * (1 + 1e-6) && maxAbs(k) > 0.9 * bound, `${m} ${layer} kernel in +-1/sqrt(${fanIn})`);
+      assert.ok(maxAbs(b) <= bound * (1 + 1e-6) && maxAbs(b) > 0.5 * bound, `${m} ${layer} bias in +-1/sqrt(${fanIn}), not zero`);
+    }
+  }
+  // the head stays Glorot-uniform with zero biases
+  const [hk, hb] = weights(fm, 'head_dense');
+  assert.ok(maxAbs(hk) <= Math.sqrt(6 / (32 + 64)) * (1 + 1e-6));
+  assert.equal(maxAbs(hb), 0);
+  // seeded: the same seed gives the same weights, another seed others
+  const again = FusionModel.create('concat', spec, { hidden: 16 }, { seed: 3 });
+  const other = FusionModel.create('concat', spec, { hidden: 16 }, { seed: 4 });
+  assert.deepEqual(weights(again, 'enc_audio_conv1'), weights(fm, 'enc_audio_conv1'));
+  assert.notDeepEqual(weights(other, 'enc_audio_conv1'), weights(fm, 'enc_audio_conv1'));
+  [fm, again, other].forEach((x) => x.dispose());
+  // CnnOptions.init 'glorot': the former initialisation (zero biases)
+  const x = tfl.input({ shape: spec.modalities.audio.shape });
+  const y = encode(x, spec.modalities.audio, { hidden: 4, encoderLayers: 1, dropout: 0, activation: 'relu', cnn: { init: 'glorot' } }, new Rng(1), 'enc_g');
+  const g = tfl.model({ inputs: x, outputs: y });
+  assert.equal(maxAbs(g.getLayer('enc_g_conv1').getWeights()[1].dataSync() as Float32Array), 0);
+  assert.ok(maxAbs(g.getLayer('enc_g_conv1').getWeights()[0].dataSync() as Float32Array) <= Math.sqrt(6 / (9 + 9 * 16)) * (1 + 1e-6));
+  g.dispose();
+  // MLP encoders (vector data) are untouched: Glorot weights, zero biases
+  const syn = makeSynthetic('unique', { seed: 2, sizes: { train: 20, valid: 5, test: 5 } });
+  const v = FusionModel.create('concat', syn, {}, { seed: 1 });
+  const vb = v.model.layers.filter((l) => l.name.startsWith('enc_') && l.getClassName() === 'Dense').map((l) => maxAbs(l.getWeights()[1].dataSync() as Float32Array));
+  assert.ok(vb.length > 0 && vb.every((b) => b === 0));
+  v.dispose();
 });
 
 test('corrupt: missing gives the mean input, noise has the asked std, names are checked', () => {

@@ -9,7 +9,18 @@
  * Layer names start with the encoder prefix (`enc_<modality>_...`), so the encoder of a
  * trained model can be cut out by name (see `encoderOutput`). The defaults (16,32 filters,
  * 3x3, max pooling, no batch norm) build the same layers, with the same seeds, as the
- * original fixed CNN did.
+ * original fixed CNN did, except for the initialisation (below).
+ *
+ * Initialisation: every conv and dense layer of the encoder gets PyTorch's default for
+ * `nn.Conv2d` / `nn.Linear` (`kaimingUniform`): weights and biases uniform in
+ * +-1/sqrt(fan_in) (Kaiming-uniform with a = sqrt(5), fan_in = kernel^2 x input channels for a
+ * conv, input width for the dense layer). Measured on AV-MNIST (issue 18): with tfjs's
+ * Glorot-uniform weights and zero biases the spectrogram CNN learned far more slowly (3
+ * epochs end to end, full build, seed 1: audio-only 33.7% test accuracy against 45.5% with this
+ * initialisation, and against 47.4% for the same network in PyTorch); an ordinary PyTorch CNN
+ * given Glorot weights, zero biases and `hidden` 32 stalls the same way. Only CNN encoders
+ * are affected; MLP and LSTM encoders, fusion layers and heads keep Glorot-uniform.
+ * `CnnOptions.init: 'glorot'` restores the former initialisation.
  */
 import { tfl } from '../backend/index.js';
 import type { ModalitySpec } from '../data/types.js';
@@ -28,9 +39,16 @@ export interface CnnOptions {
   pool: PoolKind;
   /** Batch normalisation between each conv and its activation. */
   batchNorm: boolean;
+  /**
+   * Initialisation of the conv and dense layers: 'kaiming' (default; PyTorch's, see the file
+   * comment) or 'glorot' (tfjs's Glorot-uniform weights and zero biases, as before issue 18).
+   */
+  init?: CnnInit;
 }
 
-export const CNN_DEFAULTS: CnnOptions = { filters: [16, 32], kernel: 3, pool: 'max', batchNorm: false };
+export type CnnInit = 'kaiming' | 'glorot';
+
+export const CNN_DEFAULTS: CnnOptions = { filters: [16, 32], kernel: 3, pool: 'max', batchNorm: false, init: 'kaiming' };
 
 /** Parses "16,32" into [16, 32]; throws a ModalfuseError naming the option. */
 export function parseFilters(text: string): number[] {
@@ -52,6 +70,7 @@ export function cnnOptionsFrom(options: Record<string, unknown>): CnnOptions {
     kernel: (options.convKernel as number | undefined) ?? CNN_DEFAULTS.kernel,
     pool: ((options.convPool as PoolKind | undefined) ?? CNN_DEFAULTS.pool) as PoolKind,
     batchNorm: (options.convBatchNorm as boolean | undefined) ?? CNN_DEFAULTS.batchNorm,
+    init: CNN_DEFAULTS.init,
   };
 }
 
@@ -70,11 +89,12 @@ export function cnnSteps(spec: ModalitySpec, o: CnnBuildOptions, prefix: string)
     throw new ModalfuseError('a CNN encoder needs [height, width, channels] inputs', { expected: '[H, W, C]', found: spec.shape });
   }
   const { filters, kernel, pool, batchNorm } = o.cnn;
+  const init = o.cnn.init ?? CNN_DEFAULTS.init;
   const steps: EncoderStep[] = [];
   let [H, W] = spec.shape;
   filters.forEach((f, i) => {
     const n = i + 1;
-    steps.push({ op: 'conv', filters: f, kernel, activation: batchNorm ? 'linear' : 'relu', useBias: !batchNorm, name: `${prefix}_conv${n}` });
+    steps.push({ op: 'conv', filters: f, kernel, activation: batchNorm ? 'linear' : 'relu', useBias: !batchNorm, init, name: `${prefix}_conv${n}` });
     if (batchNorm) {
       steps.push({ op: 'batchnorm', name: `${prefix}_bn${n}` });
       steps.push({ op: 'activation', activation: 'relu', name: `${prefix}_relu${n}` });
@@ -86,7 +106,7 @@ export function cnnSteps(spec: ModalitySpec, o: CnnBuildOptions, prefix: string)
     }
   });
   steps.push({ op: 'flatten', name: `${prefix}_flatten` });
-  steps.push({ op: 'dense', units: o.hidden, activation: o.activation, name: `${prefix}_dense` });
+  steps.push({ op: 'dense', units: o.hidden, activation: o.activation, init, name: `${prefix}_dense` });
   steps.push({ op: 'dropout', rate: o.dropout, name: `${prefix}_drop` });
   return steps;
 }

@@ -14,12 +14,37 @@ import { FastLSTM } from './lstm.js';
 
 export type Sym = tfl.SymbolicTensor;
 
+/** 'glorot' (default): tfjs's Glorot-uniform weights, zero biases; 'kaiming': PyTorch's default (CNN encoders; see ./cnn.ts). */
+export type WeightInit = 'glorot' | 'kaiming';
+
+/** Offset of a layer's bias seed from its kernel seed (the kernel seed is drawn from the model's Rng as before). */
+const BIAS_SEED_OFFSET = 0x9e37;
+
+/**
+ * PyTorch's default initialisation of a layer with `fanIn` inputs per output (nn.Conv2d,
+ * nn.Linear: kaiming_uniform_(a=sqrt(5)) for the weights, the same bound for the biases):
+ * kernel and bias uniform in +-1/sqrt(fanIn). `varianceScaling` (scale 1/3, fan in, uniform)
+ * draws from +-sqrt(3 * scale / fanIn) = +-1/sqrt(fanIn) with the fan in it computes itself.
+ */
+export function kaimingUniform(fanIn: number, seed: number) {
+  const bound = 1 / Math.sqrt(Math.max(1, fanIn));
+  return {
+    kernelInitializer: tfl.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed }),
+    biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: (seed + BIAS_SEED_OFFSET) % 2147483647 }),
+  };
+}
+
+/** Initialisers of a layer with `fanIn` inputs per output; one seed drawn from `rng` either way. */
+function inits(init: WeightInit | undefined, fanIn: number, rng: Rng) {
+  return init === 'kaiming' ? kaimingUniform(fanIn, rng.seed()) : { kernelInitializer: glorot(rng) };
+}
+
 export type EncoderStep =
   | { op: 'flatten'; name: string }
-  | { op: 'dense'; units: number; activation: string; name: string }
+  | { op: 'dense'; units: number; activation: string; name: string; init?: WeightInit }
   | { op: 'dropout'; rate: number; name: string }
   | { op: 'lstm'; units: number; returnSequences: boolean; name: string }
-  | { op: 'conv'; filters: number; kernel: number; activation: string; useBias: boolean; name: string }
+  | { op: 'conv'; filters: number; kernel: number; activation: string; useBias: boolean; name: string; init?: WeightInit }
   | { op: 'batchnorm'; name: string }
   | { op: 'activation'; activation: string; name: string }
   | { op: 'pool'; mode: 'max' | 'avg'; name: string };
@@ -95,7 +120,7 @@ export function buildSteps(x: Sym, steps: EncoderStep[], rng: Rng): Sym {
         h = tfl.layers.flatten({ name: s.name }).apply(h) as Sym;
         break;
       case 'dense':
-        h = tfl.layers.dense({ units: s.units, activation: s.activation as never, kernelInitializer: glorot(rng), name: s.name }).apply(h) as Sym;
+        h = tfl.layers.dense({ units: s.units, activation: s.activation as never, ...inits(s.init, h.shape[h.shape.length - 1] as number, rng), name: s.name }).apply(h) as Sym;
         break;
       case 'dropout':
         if (s.rate > 0) h = new SeededDropout({ rate: s.rate, seed: rng.seed(), name: s.name }).apply(h) as Sym;
@@ -112,7 +137,7 @@ export function buildSteps(x: Sym, steps: EncoderStep[], rng: Rng): Sym {
         break;
       case 'conv':
         h = tfl.layers
-          .conv2d({ filters: s.filters, kernelSize: s.kernel, padding: 'same', activation: s.activation as never, useBias: s.useBias, kernelInitializer: glorot(rng), name: s.name })
+          .conv2d({ filters: s.filters, kernelSize: s.kernel, padding: 'same', activation: s.activation as never, useBias: s.useBias, ...inits(s.init, s.kernel * s.kernel * (h.shape[h.shape.length - 1] as number), rng), name: s.name })
           .apply(h) as Sym;
         break;
       case 'batchnorm':

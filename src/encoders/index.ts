@@ -17,7 +17,8 @@ import { buildSteps, describedCost, type Described, type EncoderStep } from './d
 import type { StepCost } from './cost_rules.js';
 
 export { SeededDropout, FastLSTM };
-export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnSteps, cnnOptionsFrom, encoderOutput, parseFilters, type CnnOptions, type PoolKind } from './cnn.js';
+export { CNN_DEFAULTS, cnnEncoder, cnnEncoderCost, cnnSteps, cnnOptionsFrom, encoderOutput, parseFilters, type CnnInit, type CnnOptions, type PoolKind } from './cnn.js';
+export { kaimingUniform, type WeightInit } from './describe.js';
 
 export interface EncoderOptions {
   hidden: number;
