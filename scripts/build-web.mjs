@@ -1,4 +1,4 @@
-// Browser build: src/web/browser.ts -> dist/web/modalfuse.js (one ES module, esbuild) and the
+// Browser build: src/web/browser.ts -> dist/web/modalfuse.js (an ES module; code loaded on demand, such as the WAV decoder, in dist/web/chunks/) and the
 // wasm backend's binaries copied beside it (the bundle loads them from its own folder: no
 // CDN, works offline). Run by `npm run build` after tsc.
 //
@@ -52,8 +52,11 @@ fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(outDir, { recursive: true });
 
 const result = await esbuild.build({
-  entryPoints: [entry],
-  outfile: path.join(outDir, 'modalfuse.js'),
+  entryPoints: { modalfuse: entry },
+  outdir: outDir,
+  // code loaded on demand (the WAV decoder) goes into chunks beside the bundle
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -73,8 +76,9 @@ const wasmFiles = fs.readdirSync(wasmDist).filter((f) => f.endsWith('.wasm'));
 if (wasmFiles.length === 0) throw new Error(`no .wasm files found in ${wasmDist}`);
 for (const f of wasmFiles) fs.copyFileSync(path.join(wasmDist, f), path.join(outDir, f));
 
-// Belt and braces: no `node:` specifier may be left in the output.
-const code = fs.readFileSync(path.join(outDir, 'modalfuse.js'), 'utf8');
+// Belt and braces: no `node:` specifier may be left in the output (the bundle and its chunks).
+const outputs = [path.join(outDir, 'modalfuse.js'), ...fs.readdirSync(path.join(outDir, 'chunks')).filter((f) => f.endsWith('.js')).map((f) => path.join(outDir, 'chunks', f))];
+const code = outputs.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
 const leaked = code.match(/(?:from\s*|import\s*\(\s*)["']node:[^"']+["']/g);
 if (leaked) throw new Error(`browser bundle still imports Node builtins: ${[...new Set(leaked)].join(', ')}`);
 

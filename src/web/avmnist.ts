@@ -9,7 +9,6 @@
  * `node:fs` at the top (the build refuses that). WAV decoding is shared with Node
  * (src/data/wav.ts).
  */
-import { decodeWav } from '../data/wav.js';
 import { ModalfuseError } from '../errors.js';
 import {
   prepareAudio,
@@ -86,8 +85,13 @@ export function avmnistTransforms(ctx: PrepareContext): Promise<AvmnistTransform
   return p;
 }
 
-/** Mono float samples and the rate of a WAV file (the same decoder Node uses). */
-export function decodeWavBytes(bytes: Uint8Array, file = '<upload>'): { samples: Float32Array; sampleRate: number } {
+/**
+ * Mono float samples and the rate of a WAV file (the same decoder Node uses). The decoder
+ * (the `wavefile` package) is loaded on first use: the browser build puts it in a chunk of
+ * its own, so pages that never decode a recording do not download it.
+ */
+export async function decodeWavBytes(bytes: Uint8Array, file = '<upload>'): Promise<{ samples: Float32Array; sampleRate: number }> {
+  const { decodeWav } = await import('../data/wav.js');
   return decodeWav(bytes, file);
 }
 
@@ -105,7 +109,7 @@ export const avmnistImage: PrepareImage = async (pixels, size, ctx) => {
  * 'none' }` = clean), exactly as `predict --wav` with the same options.
  */
 export const avmnistAudio: PrepareAudio = async (wav, ctx, noise) => {
-  const { samples, sampleRate } = decodeWavBytes(wav);
+  const { samples, sampleRate } = await decodeWavBytes(wav);
   const t = await avmnistTransforms(ctx);
   return prepareAudio(samples, sampleRate, t, recordingNoiseOptions(t, noise));
 };
