@@ -504,7 +504,7 @@ test('mfn: POM, YouTube and MMMO load with the documented shapes and labels', { 
   assert.deepEqual(counts, [72, 43, 58]);
 
   const mmmo = await loadMfn(path.join(mfnDir, 'mmmo'), 'mmmo'); // the data set's own folder works too
-  assert.deepEqual(mmmo.task, { kind: 'regression', targets: ['sentiment'] });
+  assert.deepEqual(mmmo.task, { kind: 'regression', targets: ['sentiment'], acc2Threshold: 3.5 });
   assert.deepEqual(Object.keys(mmmo.modalities).sort(), ['audio', 'video']);
   assert.deepEqual([mmmo.splits.train!.n, mmmo.splits.valid!.n, mmmo.splits.test!.n], [220, 40, 80]);
   assert.equal(mmmo.splits.test!.labels.length, 80);

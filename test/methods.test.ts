@@ -25,7 +25,7 @@ const tasks: TaskSpec[] = [
 
 function dataFor(method: string) {
   // pixel needs aligned inputs; use images (also exercises the CNN encoder on wasm); MFN and EF-LSTM need aligned sequences
-  if (['mfn', 'graph-mfn', 'ef-lstm'].includes(method)) return sequences;
+  if (['mfn', 'graph-mfn', 'ef-lstm', 'lf-lstm'].includes(method)) return sequences;
   return method === 'pixel' ? alignedImages : vectorMods;
 }
 

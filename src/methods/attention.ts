@@ -220,6 +220,8 @@ register({
   modalityKinds: 'any',
   minModalities: 2,
   options: {},
+  // on vectors it would be concat under another name
+  check: (spec) => Object.keys(spec.modalities).sort().map((m) => (isSequence(spec, m) ? null : `lf-lstm reads [steps, features] sequences; "${m}" has shape [${spec.modalities[m].shape}]`)).find((x) => x) ?? null,
   build(ctx) {
     const feats = ctx.modalities.map((m) => encodeModality(ctx, m));
     const z = tfl.layers.concatenate({ axis: -1, name: 'fusion_concat' }).apply(feats) as Sym;
