@@ -147,3 +147,10 @@ test('no file in src/ is over 400 lines without a one-line reason at its top', (
     .map(({ f, lines }) => `${rel(f)} (${lines.length} lines)`);
   assert.deepEqual(long, []);
 });
+
+test('the browser bundle stays within 892 KiB (850 KiB before Foundation III, plus 5%)', () => {
+  const bundle = path.join(repo, 'dist', 'web', 'modalfuse.js');
+  assert.ok(fs.existsSync(bundle), 'run npm run build first');
+  const kib = fs.statSync(bundle).size / 1024;
+  assert.ok(kib <= 850 * 1.05, `dist/web/modalfuse.js is ${kib.toFixed(0)} KiB`);
+});

@@ -145,8 +145,8 @@ export class FusionModel {
   }
 
   /**
-   * Standardised copies of the features this model reads. A modality named in `missing`
-   * needs no features: its input is the training mean (standardised: zeros).
+   * Preprocessed copies of the features this model reads. A modality named in `missing`
+   * needs no features: its input is its training mean, passed through the same preprocessing.
    */
   preprocess(features: Record<string, Float32Array>, missing: string[] = [], lengths?: Record<string, Int32Array>): Record<string, Float32Array> {
     this.checkMissing(missing);

@@ -71,12 +71,7 @@ export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 64, lr: 1e-3, seed: 1, pa
 
 /** The training settings a run uses: library defaults < the method's own < `opts` (undefined values ignored). */
 export function trainingSettings(method: string, opts: TrainOptions = {}, base: { epochs: number; batchSize: number; lr: number; patience: number } = TRAIN_DEFAULTS): Required<Pick<TrainOptions, 'epochs' | 'batchSize' | 'lr' | 'seed' | 'patience'>> & { loss?: string } {
-  let own: TrainingDefaults = {};
-  try {
-    own = getMethod(method).training ?? {};
-  } catch {
-    own = {};
-  }
+  const own: TrainingDefaults = getMethod(method).training ?? {};
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TrainOptions;
   const loss = given.loss ?? given.regressionLoss ?? own.loss;
   return {
